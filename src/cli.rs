@@ -1,0 +1,236 @@
+//! The commands and their options, and what each one does.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use roster_core::input::{self, InputError};
+use roster_core::{Config, Engine, Observer, OnInterrupted, Password, RunHandle, State};
+
+use crate::report;
+
+/// Bulk user import: stage a file of users, run the import, see who was created and why the
+/// others were not.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import a file of users (.json add-users body, .jsonl or .csv) into a new operation.
+    Import {
+        /// The file to import.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// Threads that hash passwords [default: the machine's cores].
+        #[arg(long)]
+        workers: Option<usize>,
+        /// bcrypt cost for imported passwords.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
+        bcrypt_cost: u32,
+        /// Print one JSON object with the state, the counts and every flagged record.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume an import that was interrupted (killed, or stopped with Ctrl-C).
+    Resume {
+        #[command(flatten)]
+        db: DbArg,
+        /// Print one JSON object with the state, the counts and every flagged record.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the state and counts of the latest operation.
+    Status {
+        #[command(flatten)]
+        db: DbArg,
+        /// Print `{"state", "operation"}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the records of the current operation that were not imported, and why.
+    Flagged {
+        #[command(flatten)]
+        db: DbArg,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the users in the store.
+    Users {
+        #[command(flatten)]
+        db: DbArg,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read a password on stdin; exit 0 if it is USERNAME's imported password, 1 if not.
+    CheckPassword {
+        /// The user to check.
+        username: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArg {
+    /// The SQLite file holding staging and users.
+    #[arg(long = "db", default_value = "roster.db")]
+    path: PathBuf,
+}
+
+/// A command that failed, with the exit code it calls for.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input could not be staged; nothing was staged.
+    Stage(InputError),
+    /// Anything else.
+    Other(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Stage(_) => ExitCode::from(2),
+            Failure::Other(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Stage(InputError::Record(e)) => match e.location() {
+                Some(at) => write!(f, "cannot stage the file: {at}: {e}"),
+                None => write!(f, "cannot stage the file: {e}"),
+            },
+            Failure::Stage(e) => write!(f, "cannot stage the file: {e}"),
+            Failure::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<roster_core::Error> for Failure {
+    fn from(e: roster_core::Error) -> Self {
+        Failure::Other(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Other(e.to_string())
+    }
+}
+
+pub fn execute(args: Args) -> Result<ExitCode, Failure> {
+    match args.command {
+        Command::Import { file, db, workers, bcrypt_cost, json } => {
+            let mut config =
+                Config { bcrypt_cost, on_interrupted: OnInterrupted::Leave, ..Config::default() };
+            if let Some(workers) = workers {
+                config.workers = workers;
+            }
+            import(&file, &open(&db.path, config)?, json)
+        }
+        Command::Resume { db, json } => resume(
+            &open(&db.path, Config { on_interrupted: OnInterrupted::Leave, ..Config::default() })?,
+            json,
+        ),
+        Command::Status { db, json } => report::status(&open_read_only(&db.path)?, json),
+        Command::Flagged { db, json } => report::flagged(&open_read_only(&db.path)?, json),
+        Command::Users { db, json } => report::users(&open_read_only(&db.path)?, json),
+        Command::CheckPassword { username, db } => {
+            check_password(&open_read_only(&db.path)?, &username)
+        }
+    }
+}
+
+fn open(path: &Path, config: Config) -> Result<Engine, Failure> {
+    Engine::open(path, config)
+        .map_err(|e| Failure::Other(format!("cannot open {}: {e}", path.display())))
+}
+
+/// Opens a store to look at it: an interrupted run is left alone, and a missing file is an
+/// error rather than a new empty store.
+fn open_read_only(path: &Path) -> Result<Engine, Failure> {
+    if !path.exists() {
+        return Err(Failure::Other(format!(
+            "{} does not exist; run `roster import` first",
+            path.display()
+        )));
+    }
+    open(path, Config { on_interrupted: OnInterrupted::Leave, ..Config::default() })
+}
+
+fn import(file: &Path, engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
+    let previous = engine.status()?;
+    if previous.state == State::Importing && previous.operation.as_ref().is_some_and(|op| op.valid)
+    {
+        eprintln!("roster: an interrupted import in this store is abandoned (use `roster resume` to finish it instead)");
+    }
+    engine.new_operation("roster-cli")?;
+    let started = Instant::now();
+    let op = input::stage_file(engine, file).map_err(Failure::Stage)?;
+    if op.count.total == 0 {
+        return Err(Failure::Other(format!("{}: the file holds no users", file.display())));
+    }
+    watch(engine, op.count.total, json, started, |observer| engine.run_with_progress(observer))
+}
+
+fn resume(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
+    let op = engine.status()?.operation.filter(|op| op.valid && op.state() == State::Importing);
+    let Some(op) = op else {
+        return Err(Failure::Other("there is no interrupted import to resume".to_owned()));
+    };
+    watch(engine, op.count.total, json, Instant::now(), |observer| {
+        engine.resume_with_progress(observer)
+    })
+}
+
+/// Runs the current operation with a progress bar on a terminal, then reports.
+fn watch(
+    engine: &Engine,
+    total: u64,
+    json: bool,
+    started: Instant,
+    start: impl FnOnce(Observer) -> Result<RunHandle, roster_core::Error>,
+) -> Result<ExitCode, Failure> {
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} users decided, {per_sec} ({eta} left) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = bar.clone();
+    let handle = start(Box::new(move |p| {
+        progress.set_position(p.count.decided());
+        progress.set_message(format!("{} imported", p.count.completed));
+    }))?;
+    let summary = handle.wait();
+    bar.finish_and_clear();
+    report::summary(engine, &summary, json, started.elapsed())?;
+    Ok(match summary.state {
+        State::Done => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn check_password(engine: &Engine, username: &str) -> Result<ExitCode, Failure> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let plaintext = line.strip_suffix('\n').unwrap_or(&line);
+    let plaintext = plaintext.strip_suffix('\r').unwrap_or(plaintext);
+    let matches = engine.verify_password(username, &Password::new(plaintext))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", if matches { "match" } else { "no match" })?;
+    Ok(if matches { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

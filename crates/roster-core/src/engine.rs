@@ -269,6 +269,18 @@ impl Engine {
         }
     }
 
+    /// Makes an API token for `user_id` with `permissions` and returns it; only its digest
+    /// is stored, so this is the one time it can be read.
+    pub fn create_token(&self, user_id: &str, permissions: &[String]) -> Result<String, Error> {
+        Ok(crate::token::create(&self.store(), user_id, permissions)?)
+    }
+
+    /// The permissions of `user_id` when `token` is one of their tokens; `None` when the
+    /// pair does not authenticate.
+    pub fn authenticate(&self, user_id: &str, token: &str) -> Result<Option<Vec<String>>, Error> {
+        Ok(crate::token::check(&self.store(), user_id, token)?)
+    }
+
     /// The configuration the engine was opened with.
     pub fn config(&self) -> &Config {
         &self.inner.shared.config

@@ -30,7 +30,7 @@
 //! - `run` is the pipeline (planner, hashing workers, writer) and `plan` the rules it
 //!   applies to each record (validation, conflicts, generated names), with `identity` for
 //!   emails and usernames and `password` for hashing;
-//! - `store` holds all SQL.
+//! - `store` holds all SQL; `token` keeps API tokens for hosts that authenticate callers.
 
 #![warn(missing_docs)]
 
@@ -45,6 +45,7 @@ mod plan;
 mod run;
 mod state;
 mod store;
+mod token;
 mod user;
 
 pub use config::{Config, OnInterrupted, UsernamePolicy, BUILT_IN_ROLES};

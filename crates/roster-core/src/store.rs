@@ -27,7 +27,8 @@ use crate::user::{StagedUser, User, UserType};
 use crate::Password;
 
 /// The schema, one entry per version; entry `i` takes a file from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE operations (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -77,7 +78,17 @@ const MIGRATIONS: &[&str] = &[r"
         email_key TEXT PRIMARY KEY,
         user_id INTEGER NOT NULL
     ) WITHOUT ROWID;
-"];
+",
+    r"
+    CREATE TABLE api_tokens (
+        digest TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX api_tokens_user ON api_tokens (user_id);
+",
+];
 
 /// The current time as ISO 8601 with milliseconds.
 pub(crate) fn now() -> String {
@@ -392,6 +403,40 @@ impl Store {
     pub(crate) fn password_hash(&self, key: &str) -> Result<Option<Option<String>>, StoreError> {
         let sql = "SELECT password_hash FROM users WHERE username_key = ?1";
         Ok(self.conn.query_row(sql, [key], |r| r.get(0)).optional()?)
+    }
+}
+
+impl Store {
+    // ---- API tokens ---------------------------------------------------------------------
+
+    pub(crate) fn insert_token(
+        &self,
+        digest: &str,
+        user_id: &str,
+        permissions: &[String],
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO api_tokens (digest, user_id, permissions, created_at)
+                   VALUES (?1, ?2, ?3, ?4)";
+        self.conn.execute(sql, params![digest, user_id, json(permissions), now()])?;
+        Ok(())
+    }
+
+    /// The token digests of a user, each with its permissions.
+    pub(crate) fn tokens_of(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let sql = "SELECT digest, permissions FROM api_tokens WHERE user_id = ?1";
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))?;
+        let mut tokens = Vec::new();
+        for row in rows {
+            let (digest, permissions) = row?;
+            let permissions = serde_json::from_str(&permissions)
+                .map_err(|e| StoreError::Corrupt(format!("api token permissions: {e}")))?;
+            tokens.push((digest, permissions));
+        }
+        Ok(tokens)
     }
 }
 

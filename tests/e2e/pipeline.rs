@@ -297,12 +297,18 @@ fn passwords_verify_and_never_leak_into_flags_errors_or_the_file() {
     assert!(!serde_json::to_string(&flagged).unwrap().contains("zebra"));
     let users = serde_json::to_string(&engine.users(0, 10).unwrap()).unwrap();
     assert!(!users.contains("zebra") && !users.contains("$2"), "no password nor hash is listed");
-    drop(engine);
 
+    // While the engine is still open (a server) and after it is closed (the CLI).
+    assert_no_plaintext(dir.path(), "zebra");
+    drop(engine);
+    assert_no_plaintext(dir.path(), "zebra");
+}
+
+fn assert_no_plaintext(dir: &std::path::Path, needle: &str) {
     for suffix in ["", "-wal", "-shm"] {
-        let file = dir.path().join(format!("roster.db{suffix}"));
+        let file = dir.join(format!("roster.db{suffix}"));
         let Ok(bytes) = std::fs::read(&file) else { continue };
-        let found = bytes.windows(5).any(|w| w == b"zebra");
+        let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
         assert!(!found, "a plaintext password lingers in {}", file.display());
     }
 }

@@ -50,6 +50,12 @@ impl Shared {
     }
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.inner.shared.config).finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     /// Opens (or creates) the store at `path`, migrating its schema, and deals with a run
     /// that was interrupted as `config.on_interrupted` says.

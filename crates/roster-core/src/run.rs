@@ -96,6 +96,12 @@ struct RunShared {
     count: Mutex<Counts>,
 }
 
+impl std::fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandle").field("count", &self.count()).finish_non_exhaustive()
+    }
+}
+
 impl RunHandle {
     /// Blocks until the run ends, and tells how.
     pub fn wait(&self) -> Summary {
@@ -336,6 +342,7 @@ impl Writer {
             // A cancel was written by clear or new; a shutdown leaves the run to resume.
             _ => Ok(()),
         };
+        let written = written.and_then(|()| store.truncate_wal());
         drop(store);
         if let Err(e) = written {
             error!(error = %e, "could not record the end of the run");

@@ -232,6 +232,15 @@ impl Store {
         tx.execute("DELETE FROM staged", [])?;
         tx.execute("DELETE FROM flags", [])?;
         tx.commit()?;
+        self.truncate_wal()
+    }
+
+    /// Copies the write-ahead log into the main file and empties it. Staged passwords pass
+    /// through the log in plaintext; the main file zeroes what is deleted (`secure_delete`),
+    /// but old log frames stay on disk until overwritten, so the log is emptied whenever
+    /// staged records have left (the end of a run, `clear`, `new`).
+    pub(crate) fn truncate_wal(&self) -> Result<(), StoreError> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 

@@ -206,7 +206,7 @@ fn watch(
     let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
         ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} users decided, {per_sec} ({eta} left) {msg}",
+            "{bar:30} {pos}/{len} decided, {eta} left, {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use roster_core::input::{self, InputError};
 use roster_core::{Config, Engine, Observer, OnInterrupted, Password, RunHandle, State};
 
-use crate::report;
+use crate::{report, serve};
 
 /// Bulk user import: stage a file of users, run the import, see who was created and why the
 /// others were not.
@@ -78,13 +78,20 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Serve the Rocket.Chat import API over HTTP on the store.
+    Serve(serve::ServeArgs),
+    /// Make API tokens for `roster serve`.
+    Token {
+        #[command(subcommand)]
+        command: serve::TokenCommand,
+    },
 }
 
 #[derive(Debug, clap::Args)]
-struct DbArg {
+pub struct DbArg {
     /// The SQLite file holding staging and users.
     #[arg(long = "db", default_value = "roster.db")]
-    path: PathBuf,
+    pub path: PathBuf,
 }
 
 /// A command that failed, with the exit code it calls for.
@@ -150,10 +157,12 @@ pub fn execute(args: Args) -> Result<ExitCode, Failure> {
         Command::CheckPassword { username, db } => {
             check_password(&open_read_only(&db.path)?, &username)
         }
+        Command::Serve(args) => serve::serve(args),
+        Command::Token { command } => serve::token(command),
     }
 }
 
-fn open(path: &Path, config: Config) -> Result<Engine, Failure> {
+pub fn open(path: &Path, config: Config) -> Result<Engine, Failure> {
     Engine::open(path, config)
         .map_err(|e| Failure::Other(format!("cannot open {}: {e}", path.display())))
 }
@@ -205,10 +214,8 @@ fn watch(
 ) -> Result<ExitCode, Failure> {
     let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} decided, {eta} left, {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} decided, {eta} left, {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let progress = bar.clone();
     let handle = start(Box::new(move |p| {

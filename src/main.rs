@@ -7,6 +7,7 @@
 
 mod cli;
 mod report;
+mod serve;
 
 use std::process::ExitCode;
 

@@ -6,9 +6,11 @@
 //! - `pipeline`: determinism across worker counts, cancel, resume after a kill, staging all
 //!   or nothing, passwords.
 //! - `cli`: the `roster` binary's output and exit codes.
+//! - `http`: `roster serve` over a real socket with a real HTTP client.
 
 mod cases;
 mod cli;
 mod examples;
+mod http;
 mod pipeline;
 mod util;

@@ -225,6 +225,21 @@ async fn add_users_stages_and_makes_the_operation_ready() {
 }
 
 #[tokio::test]
+async fn add_users_reads_json_whatever_the_content_type() {
+    let server = server();
+    server.admin("POST", "import.new", Body::empty()).await;
+    let request = axum::http::Request::post("/api/v1/import.addUsers")
+        .header("X-User-Id", &server.admin.user_id)
+        .header("X-Auth-Token", &server.admin.token)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(Body::from(json!({"users": [user(1)]}).to_string()))
+        .expect("a request");
+    let response = tower::ServiceExt::oneshot(server.router.clone(), request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(state(&server).await["operation"]["count"]["total"], 1);
+}
+
+#[tokio::test]
 async fn an_empty_users_list_changes_nothing() {
     let server = server();
     server.admin("POST", "import.new", Body::empty()).await;
@@ -492,6 +507,15 @@ async fn flagged_pages_default_to_50_and_stop_at_500() {
     let (_, page) = server.admin("GET", "import.flagged?offset=598&count=10", Body::empty()).await;
     assert_eq!(page["count"], 2);
     assert_eq!(page["flagged"][1]["importId"], "r0600");
+}
+
+#[tokio::test]
+async fn flagged_with_count_zero_answers_only_the_total() {
+    let server = run_with_flags(3).await;
+    let (status, page) = server.admin("GET", "import.flagged?count=0", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    let empty = json!({"flagged": [], "offset": 0, "count": 0, "total": 2, "success": true});
+    assert_eq!(page, empty);
 }
 
 #[tokio::test]

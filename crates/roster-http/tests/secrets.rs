@@ -1,4 +1,5 @@
-//! A password sent in addUsers never comes back in any answer and never reaches the log.
+//! What reaches the log and the answers: a password sent in addUsers never does; the cause of
+//! a 500 reaches the log once, at error, and never the answer.
 //!
 //! This binary installs a global subscriber at `trace`, so that the engine's threads and the
 //! blocking pool are captured too; it holds one test, since the subscriber is per process.
@@ -10,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::StatusCode;
-use common::{server, user};
+use common::{call, config, server, user, Creds};
+use roster_core::Engine;
+use roster_http::{router, AuthError, Authenticator, Caller, Limits};
 use serde_json::{json, Value};
 
 /// Every line the subscriber writes, kept in memory.
@@ -31,6 +34,15 @@ impl Write for Captured {
 impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+/// An authenticator whose directory is down.
+struct Down;
+
+impl Authenticator for Down {
+    fn authenticate(&self, _: &str, _: &str) -> Result<Option<Caller>, AuthError> {
+        Err("directory at ldap.internal.example unreachable".into())
     }
 }
 
@@ -81,4 +93,16 @@ async fn a_password_never_appears_in_an_answer_or_a_log_line() {
     assert!(lines.contains("request"), "the log captured nothing: {lines}");
     assert!(lines.contains("import.addUsers"), "addUsers was not logged: {lines}");
     assert!(!lines.contains(SECRET), "the password reached the log:\n{lines}");
+
+    // A server error: logged once at error with its cause, answered without it.
+    let engine = Engine::open_in_memory(config()).expect("engine");
+    let down = router(engine, Arc::new(Down), Limits::default());
+    let creds = Creds { user_id: "u".into(), token: "t".into() };
+    let (status, body) = call(&down, "GET", "/api/v1/import.status", Some(&creds), "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!body.to_string().contains("ldap"), "the cause was answered: {body}");
+    let lines = log.text();
+    let errors: Vec<&str> = lines.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{lines}");
+    assert!(errors[0].contains("ldap.internal.example unreachable"), "{}", errors[0]);
 }

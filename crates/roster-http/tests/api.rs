@@ -45,7 +45,8 @@ fn engine_error(message: &str) -> Value {
 }
 
 fn invalid_params(what: &str) -> Value {
-    json!({"success": false, "error": format!("{what} [invalid-params]"), "errorType": "invalid-params"})
+    let error = format!("{what} [invalid-params]");
+    json!({"success": false, "error": error, "errorType": "invalid-params"})
 }
 
 async fn state(server: &Server) -> Value {

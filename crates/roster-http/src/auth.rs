@@ -11,9 +11,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use roster_core::Engine;
 
+use crate::app::App;
 use crate::error::ApiError;
 use crate::routes::blocking;
-use crate::App;
 
 /// The permission every import route needs, as Rocket.Chat names it.
 pub const RUN_IMPORT: &str = "run-import";

@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tracing::{debug, debug_span, Instrument, Span};
 
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::App;
 
 /// How many flagged records `import.flagged` answers when the caller does not say.
 const DEFAULT_PAGE: u64 = 50;

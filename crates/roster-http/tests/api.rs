@@ -463,6 +463,19 @@ async fn new_during_a_run_cancels_it_and_starts_afresh() {
 }
 
 #[tokio::test]
+async fn new_run_and_clear_take_no_parameters_and_ignore_any_body() {
+    let server = server();
+    let (status, body) = server.admin("POST", "import.new", "{\"users\": [").await;
+    assert_eq!((status, body["success"].clone()), (StatusCode::OK, json!(true)));
+    server.add_users(json!([user(1)])).await;
+    let answer = server.admin("POST", "import.run", "not json").await;
+    assert_eq!(answer, (StatusCode::OK, json!({"success": true})));
+    assert_eq!(server.wait_for_end().await["state"], "done");
+    let answer = server.admin("POST", "import.clear", "[1, 2").await;
+    assert_eq!(answer, (StatusCode::OK, json!({"success": true})));
+}
+
+#[tokio::test]
 async fn clear_without_an_operation_succeeds() {
     let server = server();
     let answer = server.admin("POST", "import.clear", Body::empty()).await;

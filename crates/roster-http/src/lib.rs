@@ -1,7 +1,9 @@
-//! Roster's HTTP adapter: Rocket.Chat 6.3's user-import API over a Roster [`Engine`].
+//! Roster's HTTP adapter: Rocket.Chat 6.3's user-import API over a Roster
+//! [`Engine`](roster_core::Engine).
 //!
-//! [`router`] builds an axum [`Router`] from an engine handle and an [`Authenticator`], so a
-//! host server can merge it next to its own routes and tests can drive it without a socket.
+//! [`router`] builds an axum [`Router`](axum::Router) from an engine handle and an
+//! [`Authenticator`], so a host server can merge it next to its own routes and tests can drive
+//! it without a socket.
 //! The adapter holds no import rules: it checks who is calling, reads the request, hands the
 //! call to the engine on a blocking thread, and writes the answer in Rocket.Chat's shapes.
 //!
@@ -32,6 +34,8 @@
 //!
 //! Invariants: every engine call runs on tokio's blocking pool, never on an async thread;
 //! no handler builds an error body itself; a password is never logged or answered.
+
+#![warn(missing_docs)]
 
 mod app;
 mod auth;

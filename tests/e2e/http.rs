@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
@@ -20,6 +20,8 @@ struct Served {
     child: Child,
     api: String,
     client: Client,
+    /// Kept open, so that a later line on the server's stdout does not meet a closed pipe.
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl Served {
@@ -37,12 +39,12 @@ impl Served {
 
         // The first line names the address, which the OS chose.
         let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout).read_line(&mut line).expect("roster serve prints its address");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        stdout.read_line(&mut line).expect("roster serve prints its address");
         let start = line.find("http://").unwrap_or_else(|| panic!("no address in {line:?}"));
         let api = line[start..].split_whitespace().next().unwrap_or_default().to_owned();
         assert!(api.starts_with("http://127.0.0.1:") && api.ends_with("/api/v1/"), "{api}");
-        Served { child, api, client: Client::new() }
+        Served { child, api, client: Client::new(), _stdout: stdout }
     }
 
     /// Calls `route` with the credentials of `(user, token)`; answers the status and body.

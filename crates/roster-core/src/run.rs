@@ -9,7 +9,9 @@
 //! - The planner (thread `roster-plan`) reads pending records page by page in staging order
 //!   and decides each one ([`crate::plan`]); a batch ends at `batch_size` records or when it
 //!   holds `workers × passwords_per_worker` passwords. It sends the batch to the writer, then
-//!   the batch's passwords to the workers.
+//!   the batch's passwords to the workers. It reads through a connection of its own (a file
+//!   store in WAL mode lets it read while the writer commits), each batch in one read
+//!   transaction; an in-memory store has no file to share, and there it takes the store lock.
 //! - The workers (threads `roster-hash-N`) hash passwords, the only slow step. Records
 //!   without a password, and flagged ones, never reach them.
 //! - The writer (the run's own thread) puts the hashes into their batch and commits batches
@@ -35,7 +37,7 @@ use crate::engine::Shared;
 use crate::operation::{Counts, Reason, Summary};
 use crate::plan::{decide, Claims};
 use crate::state::{State, Status};
-use crate::store::{BatchError, Decision, FlagRecord, Pending};
+use crate::store::{BatchError, Decision, FlagRecord, Pending, Store};
 use crate::{Password, StoreError};
 
 /// What a caller sees of a run while it goes.
@@ -429,9 +431,11 @@ struct Planner {
 type Planned = (Vec<Decision>, Vec<HashJob>);
 
 impl Planner {
-    /// Decides the next batch under the store lock; `None` when nothing is pending.
+    /// Decides the next batch in one read transaction on `reader`, or under the store lock
+    /// when the store has no file for a reader; `None` when nothing is pending.
     fn plan(
         &self,
+        reader: Option<&Store>,
         number: u64,
         queue: &mut VecDeque<Pending>,
         after: &mut i64,
@@ -439,27 +443,36 @@ impl Planner {
         max_passwords: usize,
     ) -> Result<Option<Planned>, StoreError> {
         let config = &self.shared.config;
-        let store = self.shared.store();
-        if queue.is_empty() {
-            queue.extend(store.pending(*after, config.batch_size)?);
-        }
-        if queue.is_empty() {
-            return Ok(None);
-        }
-        let mut decisions = Vec::with_capacity(queue.len());
-        let mut passwords = Vec::new();
-        while passwords.len() < max_passwords {
-            let Some(record) = queue.pop_front() else {
-                break;
-            };
-            *after = record.seq;
-            let planned = decide(record, number, claims, &store, config)?;
-            if let Some(password) = planned.password {
-                passwords.push(HashJob { batch: number, index: decisions.len(), password });
+        let shared;
+        let store = match reader {
+            Some(reader) => reader,
+            None => {
+                shared = self.shared.store();
+                &*shared
             }
-            decisions.push(planned.decision);
-        }
-        Ok(Some((decisions, passwords)))
+        };
+        store.read(|store| {
+            if queue.is_empty() {
+                queue.extend(store.pending(*after, config.batch_size)?);
+            }
+            if queue.is_empty() {
+                return Ok(None);
+            }
+            let mut decisions = Vec::with_capacity(queue.len());
+            let mut passwords = Vec::new();
+            while passwords.len() < max_passwords {
+                let Some(record) = queue.pop_front() else {
+                    break;
+                };
+                *after = record.seq;
+                let planned = decide(record, number, claims, store, config)?;
+                if let Some(password) = planned.password {
+                    passwords.push(HashJob { batch: number, index: decisions.len(), password });
+                }
+                decisions.push(planned.decision);
+            }
+            Ok(Some((decisions, passwords)))
+        })
     }
 
     fn run(self, plans: Sender<PlanMsg>, jobs: Sender<HashJob>, acks: Receiver<u64>) {
@@ -470,6 +483,15 @@ impl Planner {
         let mut claims = Claims::default();
         let mut queue = VecDeque::new();
         let mut after = 0;
+        // The claims of a batch are dropped only once the writer has committed it, and every
+        // plan starts a fresh snapshot, so the reader sees each user as soon as its claim is gone.
+        let reader = match self.shared.store().open_reader() {
+            Ok(reader) => reader,
+            Err(e) => {
+                let _ = plans.send(PlanMsg::Failed(e.to_string()));
+                return;
+            }
+        };
 
         for number in 1u64.. {
             if self.run.signals.stopped().is_some() {
@@ -478,8 +500,15 @@ impl Planner {
             if let Some(acked) = acks.try_iter().max() {
                 claims.release_through(acked);
             }
-            let planned = self.plan(number, &mut queue, &mut after, &mut claims, max_passwords);
-            // The store lock is released by now: a send may block until the writer commits.
+            let planned = self.plan(
+                reader.as_ref(),
+                number,
+                &mut queue,
+                &mut after,
+                &mut claims,
+                max_passwords,
+            );
+            // No store lock is held by now: a send may block until the writer commits.
             let (decisions, passwords) = match planned {
                 Ok(Some(batch)) => batch,
                 Ok(None) => {

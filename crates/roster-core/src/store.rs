@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 
 use crate::error::StoreError;
 use crate::operation::{Counts, Flag, Operation, Reason};
@@ -168,6 +168,32 @@ impl Store {
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// A second, read-only connection on the same file, for the run's planner: in WAL mode it
+    /// reads (pending records, look-ups) while the writer commits, so planning and writing
+    /// overlap. `None` for an in-memory store, which has no file to share.
+    pub(crate) fn open_reader(&self) -> Result<Option<Store>, StoreError> {
+        let path = match self.conn.path() {
+            Some(path) if !path.is_empty() => path.to_owned(),
+            _ => return Ok(None),
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Some(Store { conn }))
+    }
+
+    /// Runs `read` in one read transaction: one snapshot and one round of file locking for
+    /// a whole batch of look-ups, rather than one per statement.
+    pub(crate) fn read<T>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let out = read(self)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {

@@ -93,15 +93,8 @@ pub(crate) fn decide(
     }
     claims.usernames.insert(username.1.clone(), (batch, holder));
 
-    let account = Account {
-        seq,
-        name: user.name.clone().unwrap_or_else(|| guess_name(&username.0)),
-        username: username.0,
-        username_key: username.1,
-        emails,
-        password_hash: None,
-        user,
-    };
+    let name = user.name.clone().unwrap_or_else(|| guess_name(&username.0));
+    let account = Account::new(seq, username, name, emails, &user);
     Ok(Planned { decision: Decision::Create(Box::new(account)), password })
 }
 

@@ -184,6 +184,13 @@ enum PlanMsg {
     Failed(String),
 }
 
+/// A batch the writer has committed, handed back to the planner to release its claims and
+/// free its decisions.
+struct Committed {
+    batch: u64,
+    decisions: Vec<Decision>,
+}
+
 struct HashJob {
     batch: u64,
     index: usize,
@@ -221,7 +228,7 @@ impl Writer {
         let (plan_tx, plan_rx) = bounded::<PlanMsg>(2);
         let (job_tx, job_rx) = bounded::<HashJob>(per_batch * 2);
         let (hash_tx, hash_rx) = bounded::<Hashed>(per_batch * 3);
-        let (ack_tx, ack_rx) = unbounded::<u64>();
+        let (ack_tx, ack_rx) = unbounded::<Committed>();
 
         let mut threads = Vec::with_capacity(workers + 1);
         for n in 0..workers {
@@ -251,7 +258,7 @@ impl Writer {
         &mut self,
         plans: &Receiver<PlanMsg>,
         hashes: &Receiver<Hashed>,
-        acks: &Sender<u64>,
+        acks: &Sender<Committed>,
     ) -> End {
         let mut early: HashMap<u64, Vec<Hashed>> = HashMap::new();
         loop {
@@ -283,10 +290,10 @@ impl Writer {
                     return End::Failed(reason);
                 }
             }
-            if let Some(end) = self.commit(batch.decisions) {
+            if let Some(end) = self.commit(&mut batch.decisions) {
                 return end;
             }
-            let _ = acks.send(batch.number);
+            let _ = acks.send(Committed { batch: batch.number, decisions: batch.decisions });
         }
     }
 
@@ -299,7 +306,7 @@ impl Writer {
 
     /// Commits one batch, flagging and leaving out any user the store refuses. Returns how
     /// the run ends if it must end here.
-    fn commit(&mut self, mut decisions: Vec<Decision>) -> Option<End> {
+    fn commit(&mut self, decisions: &mut [Decision]) -> Option<End> {
         let shared = Arc::clone(&self.shared);
         let mut store = shared.store();
         // Checked under the store lock: a clear or new that got the lock first has already
@@ -308,8 +315,8 @@ impl Writer {
             return Some(End::Stopped(state));
         }
         loop {
-            let count = tally(&self.count, &decisions);
-            match store.commit_batch(&self.id, &decisions, &count, Status::ImportingUsers) {
+            let count = tally(&self.count, decisions);
+            match store.commit_batch(&self.id, decisions, &count, Status::ImportingUsers) {
                 Ok(()) => {
                     debug!(records = decisions.len(), decided = count.decided(), "batch committed");
                     self.count = count;
@@ -394,7 +401,7 @@ fn tally(base: &Counts, decisions: &[Decision]) -> Counts {
 
 fn store_error_flag(decision: &Decision, error: &rusqlite::Error) -> Decision {
     let (seq, import_id) = match decision {
-        Decision::Create(a) => (a.seq, a.user.import_ids[0].clone()),
+        Decision::Create(a) => (a.seq, a.import_id.clone()),
         Decision::Flag(f) => (f.seq, f.import_id.clone()),
     };
     let message = format!("record {import_id}: the store refused the user: {error}");
@@ -475,7 +482,7 @@ impl Planner {
         })
     }
 
-    fn run(self, plans: Sender<PlanMsg>, jobs: Sender<HashJob>, acks: Receiver<u64>) {
+    fn run(self, plans: Sender<PlanMsg>, jobs: Sender<HashJob>, acks: Receiver<Committed>) {
         let span = info_span!("planner");
         let _entered = span.enter();
         let config = &self.shared.config;
@@ -497,7 +504,14 @@ impl Planner {
             if self.run.signals.stopped().is_some() {
                 return;
             }
-            if let Some(acked) = acks.try_iter().max() {
+            // Committed batches come back to be freed here: the planner has time to spare,
+            // the writer, the narrow step of a run, has none.
+            let mut acked = None;
+            for committed in acks.try_iter() {
+                acked = acked.max(Some(committed.batch));
+                drop(committed.decisions);
+            }
+            if let Some(acked) = acked {
                 claims.release_through(acked);
             }
             let planned = self.plan(

@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use rusqlite::{params, CachedStatement, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 
 use crate::error::StoreError;
 use crate::operation::{Counts, Flag, Operation, Reason};
@@ -90,6 +90,11 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
+/// The page cache of the connection that writes, in KiB: 16 MiB.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+/// The page cache of the planner's read-only connection, in KiB: 8 MiB.
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
 /// The current time as ISO 8601 with milliseconds.
 pub(crate) fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
@@ -109,17 +114,81 @@ pub(crate) struct Pending {
     pub password: Option<Password>,
 }
 
-/// A user the run decided to create, ready for the writer.
+/// A user the run decided to create, ready for the writer. The columns copied from the
+/// staged record are rendered when the account is made, on the planner's thread, so that the
+/// writer, the narrow step of a run, only binds values.
 #[derive(Debug)]
 pub(crate) struct Account {
     pub seq: i64,
+    pub import_id: String,
     pub username: String,
     pub username_key: String,
-    pub name: String,
-    /// Each address with its key, duplicates within the record removed.
-    pub emails: Vec<(String, String)>,
+    /// The key of each address, each key once.
+    pub email_keys: Vec<String>,
     pub password_hash: Option<String>,
-    pub user: StagedUser,
+    columns: Columns,
+}
+
+/// The columns of a user row that come from its staged record, as the row holds them.
+#[derive(Debug)]
+struct Columns {
+    name: String,
+    emails: String,
+    active: bool,
+    user_type: &'static str,
+    roles: String,
+    import_ids: String,
+    profile: String,
+}
+
+/// The `profile` column: the optional fields of a staged user, keys in alphabetical order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile<'a> {
+    avatar_url: &'a Option<String>,
+    bio: &'a Option<String>,
+    custom_fields: &'a Option<serde_json::Map<String, serde_json::Value>>,
+    status_text: &'a Option<String>,
+    utc_offset: &'a Option<f64>,
+}
+
+impl Account {
+    /// The account for staged record `seq`, created as `username` (with its key) and `name`,
+    /// with `emails`: each address with its key, the later of two with one key left out.
+    pub(crate) fn new(
+        seq: i64,
+        (username, username_key): (String, String),
+        name: String,
+        emails: Vec<(String, String)>,
+        user: &StagedUser,
+    ) -> Account {
+        let addresses: Vec<&str> = emails.iter().map(|(address, _)| address.as_str()).collect();
+        let profile = Profile {
+            avatar_url: &user.avatar_url,
+            bio: &user.bio,
+            custom_fields: &user.custom_fields,
+            status_text: &user.status_text,
+            utc_offset: &user.utc_offset,
+        };
+        let columns = Columns {
+            name,
+            emails: json(&addresses),
+            active: !user.deleted,
+            user_type: type_name(user.user_type),
+            roles: json(&user.roles),
+            import_ids: json(&user.import_ids),
+            profile: json(&profile),
+        };
+        Account {
+            seq,
+            import_id: user.import_ids[0].clone(),
+            username,
+            username_key,
+            email_keys: emails.into_iter().map(|(_, key)| key).collect(),
+            password_hash: None,
+            columns,
+        }
+    }
 }
 
 /// A staged record the run decided not to import.
@@ -165,6 +234,12 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
+        // A run inserts into two indexes of random keys: each batch dirties leaves all over
+        // them. A larger page cache saves re-reading those leaves, and checkpointing every
+        // 10,000 log pages rather than every 1,000 copies a leaf dirtied by several batches
+        // into the file once (see docs/BENCHMARKS.md). Negative sizes are KiB.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
@@ -181,6 +256,7 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
         Ok(Some(Store { conn }))
     }
 
@@ -365,6 +441,7 @@ impl Store {
 
     /// Commits one batch: each created user with the removal of its staged record, each
     /// flag with the mark on its staged record (whose password is wiped), and the counts.
+    /// Every user of a batch gets the batch's time as `created_at`.
     pub(crate) fn commit_batch(
         &mut self,
         operation_id: &str,
@@ -373,16 +450,20 @@ impl Store {
         status: Status,
     ) -> Result<(), BatchError> {
         let store = |e: rusqlite::Error| BatchError::Store(e.into());
+        let stamp = now();
         let tx = self.conn.transaction().map_err(store)?;
-        for (index, decision) in decisions.iter().enumerate() {
-            let written = match decision {
-                Decision::Create(account) => insert_user(&tx, operation_id, account),
-                Decision::Flag(flag) => insert_flag(&tx, operation_id, flag),
-            };
-            written.map_err(|error| match is_per_user(&error) {
-                true => BatchError::User { index, error },
-                false => store(error),
-            })?;
+        {
+            let mut writes = BatchWrites::prepare(&tx, operation_id, &stamp).map_err(store)?;
+            for (index, decision) in decisions.iter().enumerate() {
+                let written = match decision {
+                    Decision::Create(account) => writes.create(&tx, account),
+                    Decision::Flag(flag) => writes.flag(flag),
+                };
+                written.map_err(|error| match is_per_user(&error) {
+                    true => BatchError::User { index, error },
+                    false => store(error),
+                })?;
+            }
         }
         let sql = "UPDATE operations SET completed = ?2, skipped = ?3, failed = ?4,
                    status = ?5, updated_at = ?6 WHERE id = ?1";
@@ -392,7 +473,7 @@ impl Store {
             count.skipped,
             count.error,
             status.as_str(),
-            now()
+            stamp
         ];
         tx.execute(sql, values).map_err(store)?;
         tx.commit().map_err(store)
@@ -475,68 +556,85 @@ impl Store {
     }
 }
 
-fn insert_user(
-    tx: &rusqlite::Transaction<'_>,
-    operation_id: &str,
-    account: &Account,
-) -> rusqlite::Result<()> {
-    let user = &account.user;
-    let emails: Vec<&str> = account.emails.iter().map(|(address, _)| address.as_str()).collect();
-    let profile = serde_json::json!({
-        "avatarUrl": user.avatar_url, "statusText": user.status_text, "bio": user.bio,
-        "utcOffset": user.utc_offset, "customFields": user.custom_fields,
-    });
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO users (username, username_key, name, emails, password_hash, active, type,
-         roles, import_ids, profile, operation_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?;
-    stmt.execute(params![
-        account.username,
-        account.username_key,
-        account.name,
-        json(&emails),
-        account.password_hash,
-        !user.deleted,
-        type_name(user.user_type),
-        json(&user.roles),
-        json(&user.import_ids),
-        profile.to_string(),
-        operation_id,
-        now(),
-    ])?;
-    let user_id = tx.last_insert_rowid();
-
-    let mut stmt =
-        tx.prepare_cached("INSERT INTO user_emails (email_key, user_id) VALUES (?1, ?2)")?;
-    for (_, key) in &account.emails {
-        stmt.execute(params![key, user_id])?;
-    }
-    let mut stmt = tx.prepare_cached("DELETE FROM staged WHERE seq = ?1")?;
-    stmt.execute([account.seq])?;
-    Ok(())
+/// The statements of a batch, prepared once for all its records.
+struct BatchWrites<'c> {
+    operation_id: &'c str,
+    stamp: &'c str,
+    user: CachedStatement<'c>,
+    email: CachedStatement<'c>,
+    unstage: CachedStatement<'c>,
+    flag: CachedStatement<'c>,
+    mark: CachedStatement<'c>,
 }
 
-fn insert_flag(
-    tx: &rusqlite::Transaction<'_>,
-    operation_id: &str,
-    flag: &FlagRecord,
-) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR REPLACE INTO flags (seq, operation_id, import_id, reason, message)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    stmt.execute(params![
-        flag.seq,
-        operation_id,
-        flag.import_id,
-        flag.reason.as_str(),
-        flag.message
-    ])?;
-    let mut stmt =
-        tx.prepare_cached("UPDATE staged SET flagged = 1, password = NULL WHERE seq = ?1")?;
-    stmt.execute([flag.seq])?;
-    Ok(())
+impl<'c> BatchWrites<'c> {
+    fn prepare(
+        tx: &'c rusqlite::Transaction<'_>,
+        operation_id: &'c str,
+        stamp: &'c str,
+    ) -> rusqlite::Result<BatchWrites<'c>> {
+        Ok(BatchWrites {
+            operation_id,
+            stamp,
+            user: tx.prepare_cached(
+                "INSERT INTO users (username, username_key, name, emails, password_hash, active,
+                 type, roles, import_ids, profile, operation_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?,
+            email: tx
+                .prepare_cached("INSERT INTO user_emails (email_key, user_id) VALUES (?1, ?2)")?,
+            unstage: tx.prepare_cached("DELETE FROM staged WHERE seq = ?1")?,
+            flag: tx.prepare_cached(
+                "INSERT OR REPLACE INTO flags (seq, operation_id, import_id, reason, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            mark: tx
+                .prepare_cached("UPDATE staged SET flagged = 1, password = NULL WHERE seq = ?1")?,
+        })
+    }
+
+    /// Creates the user of `account` and removes its staged record.
+    fn create(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        account: &Account,
+    ) -> rusqlite::Result<()> {
+        let columns = &account.columns;
+        self.user.execute(params![
+            account.username,
+            account.username_key,
+            columns.name,
+            columns.emails,
+            account.password_hash,
+            columns.active,
+            columns.user_type,
+            columns.roles,
+            columns.import_ids,
+            columns.profile,
+            self.operation_id,
+            self.stamp,
+        ])?;
+        let user_id = tx.last_insert_rowid();
+
+        for key in &account.email_keys {
+            self.email.execute(params![key, user_id])?;
+        }
+        self.unstage.execute([account.seq])?;
+        Ok(())
+    }
+
+    /// Records a flag and marks its staged record, wiping its password.
+    fn flag(&mut self, flag: &FlagRecord) -> rusqlite::Result<()> {
+        self.flag.execute(params![
+            flag.seq,
+            self.operation_id,
+            flag.import_id,
+            flag.reason.as_str(),
+            flag.message
+        ])?;
+        self.mark.execute([flag.seq])?;
+        Ok(())
+    }
 }
 
 /// Whether an error is about the one user being written (and so worth a flag and a retry)
@@ -608,4 +706,52 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, StoreError>> {
         user_type: if user_type == "bot" { UserType::Bot } else { UserType::User },
         has_password: row.get(8)?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::user::UserType;
+
+    fn staged(custom: serde_json::Value, utc_offset: Option<f64>) -> StagedUser {
+        StagedUser {
+            emails: vec!["Ann@Example.org".into()],
+            import_ids: vec!["42".into(), "43".into()],
+            username: None,
+            name: None,
+            avatar_url: Some("https://example.org/a \"b\".png".into()),
+            status_text: None,
+            bio: Some("é\n".into()),
+            user_type: UserType::Bot,
+            utc_offset,
+            deleted: true,
+            roles: vec!["bot".into(), "user".into()],
+            custom_fields: custom.as_object().cloned(),
+        }
+    }
+
+    // The profile column must read as it did when it was built as a `serde_json::Value`.
+    #[test]
+    fn account_columns_render_as_the_row_holds_them() {
+        for (custom, offset) in [
+            (serde_json::json!({"z": 1, "a": [true, null]}), Some(-3.5)),
+            (serde_json::Value::Null, Some(2.0)),
+            (serde_json::Value::Null, None),
+        ] {
+            let user = staged(custom, offset);
+            let emails = vec![("Ann@Example.org".to_owned(), "ann@example.org".to_owned())];
+            let account =
+                Account::new(7, ("ann".into(), "ann".into()), "Ann".into(), emails, &user);
+            let profile = serde_json::json!({
+                "avatarUrl": user.avatar_url, "statusText": user.status_text, "bio": user.bio,
+                "utcOffset": user.utc_offset, "customFields": user.custom_fields,
+            });
+            assert_eq!(account.columns.profile, profile.to_string());
+            assert_eq!(account.columns.emails, r#"["Ann@Example.org"]"#);
+            assert_eq!(account.columns.import_ids, r#"["42","43"]"#);
+            assert_eq!(account.columns.roles, r#"["bot","user"]"#);
+            assert_eq!((account.columns.active, account.columns.user_type), (false, "bot"));
+            assert_eq!((account.import_id.as_str(), account.email_keys.len()), ("42", 1));
+        }
+    }
 }

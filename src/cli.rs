@@ -29,20 +29,26 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         db: DbArg,
-        /// Threads that hash passwords [default: the machine's cores].
-        #[arg(long)]
-        workers: Option<usize>,
+        #[command(flatten)]
+        workers: WorkersArg,
         /// bcrypt cost for imported passwords.
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
         bcrypt_cost: u32,
+        /// Abandon an interrupted import in this store and start over (without this, an
+        /// interrupted import must be finished with `roster resume` first).
+        #[arg(long)]
+        restart: bool,
         /// Print one JSON object with the state, the counts and every flagged record.
         #[arg(long)]
         json: bool,
     },
-    /// Resume an import that was interrupted (killed, or stopped with Ctrl-C).
+    /// Finish an import that was interrupted (killed, or stopped with Ctrl-C), with the
+    /// bcrypt cost it started with.
     Resume {
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        workers: WorkersArg,
         /// Print one JSON object with the state, the counts and every flagged record.
         #[arg(long)]
         json: bool,
@@ -94,11 +100,28 @@ pub struct DbArg {
     pub path: PathBuf,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct WorkersArg {
+    /// Threads that hash passwords [default: the machine's cores].
+    #[arg(long = "workers", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    count: Option<usize>,
+}
+
+impl WorkersArg {
+    fn apply(&self, config: &mut Config) {
+        if let Some(count) = self.count {
+            config.workers = count;
+        }
+    }
+}
+
 /// A command that failed, with the exit code it calls for.
 #[derive(Debug)]
 pub enum Failure {
     /// The input could not be staged; nothing was staged.
     Stage(InputError),
+    /// The input holds no users.
+    Empty(PathBuf),
     /// Anything else.
     Other(String),
 }
@@ -106,20 +129,32 @@ pub enum Failure {
 impl Failure {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Failure::Stage(_) => ExitCode::from(2),
+            Failure::Stage(_) | Failure::Empty(_) => ExitCode::from(2),
             Failure::Other(_) => ExitCode::FAILURE,
         }
     }
+
+    /// Whether this is only the reader of our output going away (`roster users | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Failure::Other(m) if m == BROKEN_PIPE)
+    }
 }
+
+const BROKEN_PIPE: &str = "broken pipe";
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Stage(InputError::Record(e)) => match e.location() {
+            // These two display Rocket.Chat's fixed sentence; say where the fault is first.
+            Failure::Stage(InputError::Record(
+                e @ (roster_core::Error::MissingRequiredData { .. }
+                | roster_core::Error::InvalidRoles { .. }),
+            )) => match e.location() {
                 Some(at) => write!(f, "cannot stage the file: {at}: {e}"),
                 None => write!(f, "cannot stage the file: {e}"),
             },
             Failure::Stage(e) => write!(f, "cannot stage the file: {e}"),
+            Failure::Empty(path) => write!(f, "{}: the file holds no users", path.display()),
             Failure::Other(message) => f.write_str(message),
         }
     }
@@ -133,29 +168,31 @@ impl From<roster_core::Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
-        Failure::Other(e.to_string())
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::Other(BROKEN_PIPE.to_owned()),
+            _ => Failure::Other(e.to_string()),
+        }
     }
 }
 
 pub fn execute(args: Args) -> Result<ExitCode, Failure> {
     match args.command {
-        Command::Import { file, db, workers, bcrypt_cost, json } => {
+        Command::Import { file, db, workers, bcrypt_cost, restart, json } => {
             let mut config =
                 Config { bcrypt_cost, on_interrupted: OnInterrupted::Leave, ..Config::default() };
-            if let Some(workers) = workers {
-                config.workers = workers;
-            }
-            import(&file, &open(&db.path, config)?, json)
+            workers.apply(&mut config);
+            import(&file, &open(&db.path, config)?, restart, json)
         }
-        Command::Resume { db, json } => resume(
-            &open(&db.path, Config { on_interrupted: OnInterrupted::Leave, ..Config::default() })?,
-            json,
-        ),
-        Command::Status { db, json } => report::status(&open_read_only(&db.path)?, json),
-        Command::Flagged { db, json } => report::flagged(&open_read_only(&db.path)?, json),
-        Command::Users { db, json } => report::users(&open_read_only(&db.path)?, json),
+        Command::Resume { db, workers, json } => {
+            let mut config = Config { on_interrupted: OnInterrupted::Leave, ..Config::default() };
+            workers.apply(&mut config);
+            resume(&open(&db.path, config)?, json)
+        }
+        Command::Status { db, json } => report::status(&open_to_look(&db.path)?, json),
+        Command::Flagged { db, json } => report::flagged(&open_to_look(&db.path)?, json),
+        Command::Users { db, json } => report::users(&open_to_look(&db.path)?, json),
         Command::CheckPassword { username, db } => {
-            check_password(&open_read_only(&db.path)?, &username)
+            check_password(&open_to_look(&db.path)?, &username)
         }
         Command::Serve(args) => serve::serve(args),
         Command::Token { command } => serve::token(command),
@@ -167,30 +204,40 @@ pub fn open(path: &Path, config: Config) -> Result<Engine, Failure> {
         .map_err(|e| Failure::Other(format!("cannot open {}: {e}", path.display())))
 }
 
-/// Opens a store to look at it: an interrupted run is left alone, and a missing file is an
-/// error rather than a new empty store.
-fn open_read_only(path: &Path) -> Result<Engine, Failure> {
+/// Opens a store to look at it, beside any engine that runs imports in it: a missing file is
+/// an error rather than a new empty store.
+pub fn open_to_look(path: &Path) -> Result<Engine, Failure> {
     if !path.exists() {
         return Err(Failure::Other(format!(
             "{} does not exist; run `roster import` first",
             path.display()
         )));
     }
-    open(path, Config { on_interrupted: OnInterrupted::Leave, ..Config::default() })
+    Engine::open_shared(path, Config::default())
+        .map_err(|e| Failure::Other(format!("cannot open {}: {e}", path.display())))
 }
 
-fn import(file: &Path, engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
-    let previous = engine.status()?;
-    if previous.state == State::Importing && previous.operation.as_ref().is_some_and(|op| op.valid)
-    {
-        eprintln!("roster: an interrupted import in this store is abandoned (use `roster resume` to finish it instead)");
+/// Checks the whole file first, so that a file that cannot be staged changes nothing in the
+/// store (the last operation and its flagged records stay as they were).
+fn import(file: &Path, engine: &Engine, restart: bool, json: bool) -> Result<ExitCode, Failure> {
+    let started = Instant::now();
+    if input::check_file(engine, file).map_err(Failure::Stage)? == 0 {
+        return Err(Failure::Empty(file.to_owned()));
+    }
+    let previous = engine.status()?.operation.filter(|op| op.valid);
+    if let Some(op) = previous.filter(|op| op.state() == State::Importing) {
+        if !restart {
+            return Err(Failure::Other(format!(
+                "this store holds an interrupted import ({} of {} users decided): \
+                 `roster resume` finishes it, `roster import --restart FILE` abandons it",
+                op.count.decided(),
+                op.count.total
+            )));
+        }
+        eprintln!("roster: the interrupted import {} is abandoned", op.id);
     }
     engine.new_operation("roster-cli")?;
-    let started = Instant::now();
     let op = input::stage_file(engine, file).map_err(Failure::Stage)?;
-    if op.count.total == 0 {
-        return Err(Failure::Other(format!("{}: the file holds no users", file.display())));
-    }
     watch(engine, op.count.total, json, started, |observer| engine.run_with_progress(observer))
 }
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use roster_core::{Config, Engine, OnInterrupted, State};
+use roster_core::{Config, Engine, State};
 use roster_http::{Limits, TokenAuthenticator, RUN_IMPORT};
 use tokio::net::TcpListener;
 
@@ -125,8 +125,9 @@ pub fn token(command: TokenCommand) -> Result<ExitCode, Failure> {
         )));
     }
 
-    let config = Config { on_interrupted: OnInterrupted::Leave, ..Config::default() };
-    let engine = open(&db.path, config)?;
+    // A token can be made while a server owns the store, so the store is opened shared.
+    let engine = Engine::open_shared(&db.path, Config::default())
+        .map_err(|e| Failure::Other(format!("cannot open {}: {e}", db.path.display())))?;
     let token = engine.create_token(user_id, &permissions)?;
     println!("{token}");
     eprintln!("roster: token made for {user_id}; only its digest is stored, so keep it now");

@@ -90,29 +90,117 @@ fn the_text_summary_counts_reasons_and_lists_the_first_flagged() {
     assert!(stdout.contains("csv:6"), "the first flagged record is listed: {stdout}");
 }
 
+/// Imports a small CSV (two users, the second a duplicate) and returns the store's path.
+fn small_import(dir: &Path) -> std::path::PathBuf {
+    let db = dir.join("r.db");
+    let file = dir.join("small.csv");
+    std::fs::write(&file, "username,email\nann,ann@x.org\nann2,ANN@x.org\n").unwrap();
+    let out = roster(&["import", file.to_str().unwrap(), "--bcrypt-cost", "4"], &db);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    db
+}
+
+fn status_json(db: &Path) -> Value {
+    serde_json::from_slice(&roster(&["status", "--json"], db).stdout).unwrap()
+}
+
 #[test]
-fn a_file_that_cannot_be_staged_exits_two_naming_line_and_field() {
+fn a_file_that_cannot_be_staged_exits_two_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_import(dir.path());
+    let before = status_json(&db);
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let cases = [
+        (
+            write("bad.jsonl", b"{\"emails\":[\"a@x.org\"],\"importIds\":[\"1\"]}\n\n{\"emails\":[\"b@x.org\"],\"importIds\":[\"2\"],\"deleted\":\"no\"}\n"),
+            "roster: cannot stage the file: line 3: deleted must be a boolean\n",
+        ),
+        (
+            write("missing.jsonl", b"{\"emails\":[\"a@x.org\"]}\n"),
+            "roster: cannot stage the file: line 1: importIds: Users are missing required data.\n",
+        ),
+        (
+            write("bad.json", b"{\"users\": [{\"emails\": [\"a@x.org\"],\n \"name\": \"\xff\"}]}"),
+            "roster: cannot stage the file: line 2: not valid UTF-8\n",
+        ),
+        (write("users.xml", b"<users/>"), "unknown file type"),
+        (write("empty.csv", b"username,email,name\n"), "the file holds no users"),
+        (write("empty.jsonl", b""), "the file holds no users"),
+        (dir.path().join("typo.json").to_str().unwrap().to_owned(), "typo.json"),
+        (dir.path().to_str().unwrap().to_owned() + "/sub.json", "sub.json"),
+    ];
+    std::fs::create_dir(dir.path().join("sub.json")).unwrap();
+    for (file, says) in cases {
+        let out = roster(&["import", &file], &db);
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        if says.ends_with('\n') {
+            assert_eq!(stderr, says, "{file}");
+        } else {
+            assert!(stderr.contains(says), "{file}: {stderr}");
+        }
+        assert_eq!(status_json(&db), before, "{file} changed the store");
+    }
+    assert_eq!(text(&roster(&["flagged"], &db).stdout).lines().count(), 1);
+}
+
+#[test]
+fn a_store_in_use_by_another_engine_is_refused_but_can_be_looked_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = small_import(dir.path());
+    let owner = roster_core::Engine::open(&db, crate::util::config()).unwrap();
+    let file = repo_file("examples/users-2k.csv");
+    let out = roster(&["import", file.to_str().unwrap()], &db);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("in use by another Roster engine"), "{}", text(&out.stderr));
+    assert_eq!(status_json(&db)["state"], "done", "status works beside the owner");
+    drop(owner);
+    let out = roster(&["import", file.to_str().unwrap(), "--bcrypt-cost", "4"], &db);
+    assert_eq!(out.status.code(), Some(0), "the lock is gone with its engine");
+}
+
+#[test]
+fn an_interrupted_import_waits_for_resume_or_restart() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.db");
-    let file = dir.path().join("bad.jsonl");
-    std::fs::write(&file, "{\"emails\":[\"a@x.org\"],\"importIds\":[\"1\"]}\n\n{\"emails\":[\"b@x.org\"],\"importIds\":[\"2\"],\"deleted\":\"no\"}\n").unwrap();
-    let out = roster(&["import", file.to_str().unwrap()], &db);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("line 3: deleted must be a boolean"),
-        "{}",
-        text(&out.stderr)
-    );
+    let config = roster_core::Config {
+        batch_size: 20,
+        passwords_per_worker: 1,
+        bcrypt_cost: 5,
+        ..crate::util::config()
+    };
+    let engine = roster_core::Engine::open(&db, config).unwrap();
+    engine.new_operation("t").unwrap();
+    roster_core::input::stage_file(&engine, &repo_file("examples/users-2k.json")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    engine
+        .run_with_progress(Box::new(move |_| {
+            let _ = tx.send(());
+        }))
+        .unwrap();
+    rx.recv().unwrap();
+    drop(engine);
+    assert_eq!(status_json(&db)["state"], "importing");
 
-    let status: Value = serde_json::from_slice(&roster(&["status", "--json"], &db).stdout).unwrap();
-    assert_eq!(status["state"], "new", "nothing was staged");
-    assert_eq!(status["operation"]["count"]["total"], 0);
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "zed,zed@x.org,Zed\n").unwrap();
+    let out = roster(&["import", other.to_str().unwrap()], &db);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("roster resume"), "{}", text(&out.stderr));
+    assert_eq!(status_json(&db)["state"], "importing", "the interrupted import is kept");
 
-    let unknown = dir.path().join("users.xml");
-    std::fs::write(&unknown, "<users/>").unwrap();
-    let out = roster(&["import", unknown.to_str().unwrap()], &db);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown file type"));
+    let out = roster(&["resume", "--json"], &db);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["count"]["completed"], 1879);
+    assert_eq!(doc["flagged"].as_array().unwrap().len(), 121);
+
+    let out = roster(&["import", other.to_str().unwrap(), "--restart", "--bcrypt-cost", "4"], &db);
+    assert_eq!(out.status.code(), Some(0), "nothing to abandon now: a plain new import");
 }
 
 #[test]

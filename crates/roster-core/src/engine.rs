@@ -4,6 +4,7 @@
 //! Locks are always taken in one order: the run slot, then the store. The run's own
 //! threads take only the store lock, between batches, so calls interleave with a run.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -18,7 +19,7 @@ use crate::run::{self, Observer, RunHandle};
 use crate::state::{check, Call, State, Status};
 use crate::store::{now, Store};
 use crate::user::{prepare, NewUser, User};
-use crate::{Config, Error, OnInterrupted, Password};
+use crate::{Config, Error, OnInterrupted, Password, StoreError};
 
 /// A bulk user import engine on one SQLite file. Cheap to clone: clones share the store and
 /// the run. When the last clone is dropped, a running import stops at a batch boundary and
@@ -31,6 +32,16 @@ pub struct Engine {
 struct Inner {
     shared: Arc<Shared>,
     run: Mutex<Option<ActiveRun>>,
+    access: Access,
+}
+
+/// Whether an engine may run imports in its store.
+enum Access {
+    /// It may: it holds the store's lock (none is needed for a store in memory) until the
+    /// engine is dropped.
+    Owner { _lock: Option<File> },
+    /// It may only look (and manage API tokens), beside an owner elsewhere.
+    Shared,
 }
 
 struct ActiveRun {
@@ -59,22 +70,49 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Opens (or creates) the store at `path`, migrating its schema, and deals with a run
     /// that was interrupted as `config.on_interrupted` says.
+    ///
+    /// The engine takes the store's lock (a file beside it, named `<path>.lock`): one engine
+    /// at a time runs imports in a store, so two processes never decide the same records.
+    /// A second `open` of a locked store answers [`Error::StoreBusy`]; use
+    /// [`Engine::open_shared`] to look at a store that another engine owns.
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Engine, Error> {
         config.validate()?;
-        Engine::with_store(Store::open(path.as_ref())?, config)
+        let lock = lock(path.as_ref())?;
+        Engine::with_store(Store::open(path.as_ref())?, config, Access::Owner { _lock: Some(lock) })
+    }
+
+    /// Opens the store at `path` without its lock, to look at it while another engine may own
+    /// it: status, flagged records, users, password checks and API tokens work; calls that
+    /// start, change or end an operation answer [`Error::NotOwner`]. An interrupted run is
+    /// left alone.
+    pub fn open_shared(path: impl AsRef<Path>, config: Config) -> Result<Engine, Error> {
+        config.validate()?;
+        Engine::with_store(Store::open(path.as_ref())?, config, Access::Shared)
     }
 
     /// An engine on a private in-memory database, for tests and experiments.
     pub fn open_in_memory(config: Config) -> Result<Engine, Error> {
         config.validate()?;
-        Engine::with_store(Store::open_in_memory()?, config)
+        Engine::with_store(Store::open_in_memory()?, config, Access::Owner { _lock: None })
     }
 
-    fn with_store(store: Store, config: Config) -> Result<Engine, Error> {
+    fn with_store(store: Store, config: Config, access: Access) -> Result<Engine, Error> {
         let shared = Arc::new(Shared { store: Mutex::new(store), config });
-        let engine = Engine { inner: Arc::new(Inner { shared, run: Mutex::new(None) }) };
-        engine.recover()?;
+        let owner = matches!(access, Access::Owner { .. });
+        let inner = Inner { shared, run: Mutex::new(None), access };
+        let engine = Engine { inner: Arc::new(inner) };
+        if owner {
+            engine.recover()?;
+        }
         Ok(engine)
+    }
+
+    /// Refuses a call that changes operations on an engine that does not own its store.
+    fn owner(&self) -> Result<(), Error> {
+        match self.inner.access {
+            Access::Owner { .. } => Ok(()),
+            Access::Shared => Err(Error::NotOwner),
+        }
     }
 
     fn recover(&self) -> Result<(), Error> {
@@ -114,6 +152,7 @@ impl Engine {
     /// Starts a fresh operation made by `user`. Any current operation is invalidated (an
     /// importing run stops within one batch) and the staging area is emptied.
     pub fn new_operation(&self, user: &str) -> Result<Operation, Error> {
+        self.owner()?;
         let mut slot = self.run_slot();
         let stamp = now();
         let op = Operation {
@@ -140,6 +179,7 @@ impl Engine {
     /// Invalidates the current operation and empties the staging area; an importing run
     /// stops within one batch and ends `canceled`.
     pub fn clear(&self) -> Result<(), Error> {
+        self.owner()?;
         let mut slot = self.run_slot();
         {
             let mut store = self.store();
@@ -167,6 +207,7 @@ impl Engine {
         &self,
         fill: impl FnOnce(&mut Stager<'_>) -> Result<(), E>,
     ) -> Result<Operation, E> {
+        self.owner()?;
         let _slot = self.run_slot();
         let store = self.store();
         let current = store.latest_operation().map_err(Error::from)?.filter(|op| op.valid);
@@ -175,7 +216,7 @@ impl Engine {
 
         store.begin_staging().map_err(Error::from)?;
         let config = &self.inner.shared.config;
-        let mut stager = Stager { store: &store, operation_id: &op.id, config, added: 0 };
+        let mut stager = Stager { target: Some((&store, &op.id)), config, added: 0 };
         let filled = fill(&mut stager);
         let added = stager.added;
         let ended = match (&filled, added) {
@@ -191,6 +232,18 @@ impl Engine {
         Ok(op.ok_or_else(|| Error::from(crate::StoreError::Corrupt("operation vanished".into())))?)
     }
 
+    /// Checks the users that `fill` pushes exactly as [`Engine::stage_with`] would, without
+    /// staging them or touching the store; returns how many there are. Lets a host refuse a
+    /// bad input before it starts an operation for it.
+    pub fn check_with<E: From<Error>>(
+        &self,
+        fill: impl FnOnce(&mut Stager<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut stager = Stager { target: None, config: &self.inner.shared.config, added: 0 };
+        fill(&mut stager)?;
+        Ok(stager.added)
+    }
+
     /// Starts the run of the current operation in the background; the state is `importing`
     /// when this returns.
     pub fn run(&self) -> Result<RunHandle, Error> {
@@ -199,6 +252,7 @@ impl Engine {
 
     /// Like [`Engine::run`], calling `observer` after every committed batch and at the end.
     pub fn run_with_progress(&self, observer: Observer) -> Result<RunHandle, Error> {
+        self.owner()?;
         let mut slot = self.run_slot();
         let op = {
             let store = self.store();
@@ -215,6 +269,7 @@ impl Engine {
     /// [`OnInterrupted::Leave`]; `error-invalid-operation-status` unless it is `importing`
     /// with no run going in this engine.
     pub fn resume_with_progress(&self, observer: Observer) -> Result<RunHandle, Error> {
+        self.owner()?;
         let mut slot = self.run_slot();
         let running =
             slot.as_ref().is_some_and(|run| run.handle.wait_timeout(Default::default()).is_none());
@@ -295,8 +350,8 @@ impl Engine {
 
 /// The open staging transaction handed to [`Engine::stage_with`]'s `fill`.
 pub struct Stager<'a> {
-    store: &'a Store,
-    operation_id: &'a str,
+    /// The store and operation to stage into; `None` when only checking.
+    target: Option<(&'a Store, &'a str)>,
     config: &'a Config,
     added: u64,
 }
@@ -305,7 +360,9 @@ impl Stager<'_> {
     /// Checks one user and stages it; `at` says where it came from, for errors.
     pub fn push(&mut self, user: NewUser, at: RecordRef) -> Result<(), Error> {
         let (staged, password) = prepare(user, &at, self.config)?;
-        self.store.stage(self.operation_id, &staged, password.as_ref())?;
+        if let Some((store, operation_id)) = self.target {
+            store.stage(operation_id, &staged, password.as_ref())?;
+        }
         self.added += 1;
         Ok(())
     }
@@ -336,6 +393,22 @@ fn join(run: Option<ActiveRun>) {
     if let Some(run) = run {
         // The run records its own failures; a panic here has nothing left to tell.
         let _ = run.thread.join();
+    }
+}
+
+/// Takes the lock of the store at `path`: an exclusive lock on `<path>.lock`, which the OS
+/// releases when the process ends, however it ends.
+fn lock(path: &Path) -> Result<File, Error> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let failed = |source| StoreError::Lock { path: lock_path.clone(), source };
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path);
+    let file = file.map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::StoreBusy { path: path.to_owned() }),
+        Err(TryLockError::Error(source)) => Err(failed(source).into()),
     }
 }
 

@@ -59,6 +59,14 @@ pub enum StoreError {
         /// The newest version this build can migrate to.
         known: i64,
     },
+    /// The store's lock file could not be made or locked.
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
     /// A stored value could not be decoded (the file was edited by hand or is damaged).
     #[error("the store holds a damaged record: {0}")]
     Corrupt(String),
@@ -108,6 +116,19 @@ pub enum Error {
     /// The [`Config`](crate::Config) given to `open` is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// Another engine (in this process or another) owns the store: it runs imports there.
+    #[error(
+        "{} is in use by another Roster engine (an import or a server); one at a time may \
+         run imports in a store",
+        path.display()
+    )]
+    StoreBusy {
+        /// The store.
+        path: std::path::PathBuf,
+    },
+    /// The engine was opened with `open_shared`, to look only.
+    #[error("this engine was opened to look only; it cannot start, change or end an operation")]
+    NotOwner,
     /// The store failed; the call changed nothing.
     #[error(transparent)]
     Store(#[from] StoreError),

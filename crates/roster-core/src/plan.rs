@@ -53,13 +53,13 @@ pub(crate) fn decide(
     if let Some(bad) = user.emails.iter().find(|e| !is_valid_email(e)) {
         return Ok(flag(
             Reason::InvalidEmail,
-            format!("record {id}: {bad:?} is not a valid email address"),
+            format!("record {id}: \"{bad}\" is not a valid email address"),
         ));
     }
     if let Some(name) = user.username.as_deref().filter(|u| !config.username_policy.accepts(u)) {
         let policy = &config.username_policy;
         let message = format!(
-            "record {id}: username {name:?} is not allowed (letters, marks, digits and {:?}, \
+            "record {id}: username \"{name}\" is not allowed (letters, marks, digits and \"{}\", \
              1 to {} characters)",
             policy.punctuation, policy.max_chars
         );
@@ -69,7 +69,7 @@ pub(crate) fn decide(
     let emails = distinct_keys(&user.emails);
     for (address, email_key) in &emails {
         if let Some(holder) = find(&claims.emails, email_key, || store.email_holder(email_key))? {
-            let message = format!("record {id}: email {address:?} {}", held_by(&holder));
+            let message = format!("record {id}: email \"{address}\" {}", held_by(&holder));
             return Ok(flag(Reason::EmailInUse, message));
         }
     }
@@ -79,7 +79,7 @@ pub(crate) fn decide(
             let holder =
                 find(&claims.usernames, &username_key, || store.username_holder(&username_key))?;
             if let Some(holder) = holder {
-                let message = format!("record {id}: username {given:?} {}", held_by(&holder));
+                let message = format!("record {id}: username \"{given}\" {}", held_by(&holder));
                 return Ok(flag(Reason::UsernameInUse, message));
             }
             (given.clone(), username_key)
@@ -124,8 +124,8 @@ fn find(
 
 fn held_by(holder: &Holder) -> String {
     match &holder.import_id {
-        Some(id) => format!("is already used by user {:?} (importId {id})", holder.username),
-        None => format!("is already used by user {:?}", holder.username),
+        Some(id) => format!("is already used by user \"{}\" (importId {id})", holder.username),
+        None => format!("is already used by user \"{}\"", holder.username),
     }
 }
 

@@ -4,20 +4,23 @@
 //! Every reader streams: it hands each user to a callback as soon as it is read, so a file
 //! of any size is staged in constant memory. Errors name the record (index or line) and the
 //! field; the callback's own errors (a missing email, an unknown role) pass through as they
-//! are. Input must be UTF-8; a byte-order mark at the start is skipped.
+//! are. Input must be UTF-8 ([`source`] checks it, with the line of a fault); a byte-order
+//! mark at the start is skipped.
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::error::{InvalidParams, RecordRef};
-use crate::{Engine, Error, NewUser, Operation, Password};
+use crate::{Engine, Error, NewUser, Operation};
+
+use source::Source;
+
+mod csv;
+mod source;
 
 /// The kinds of input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +50,11 @@ impl Format {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
-    /// The file could not be opened or read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// The input could not be opened or read.
+    #[error("cannot read {}: {source}", path.as_deref().map_or("the input".into(), Path::to_string_lossy))]
     Io {
-        /// The file.
-        path: PathBuf,
+        /// The file, when the input is one.
+        path: Option<PathBuf>,
         /// What the OS said.
         source: io::Error,
     },
@@ -89,11 +92,42 @@ pub type Sink<'a> = dyn FnMut(NewUser, RecordRef) -> Result<(), Error> + 'a;
 
 /// Stages the users of the file at `path` into the current operation, all or nothing.
 pub fn stage_file(engine: &Engine, path: &Path) -> Result<Operation, InputError> {
+    let (file, format) = open(path)?;
+    let staged =
+        engine.stage_with(|stager| read_users(file, format, &mut |u, at| stager.push(u, at)));
+    staged.map_err(|e| e.at_path(path))
+}
+
+/// Reads and checks every user of the file at `path` as staging would, without staging
+/// anything; returns how many users it holds. A host can check a file before it starts an
+/// operation for it, so that a bad file changes nothing at all.
+pub fn check_file(engine: &Engine, path: &Path) -> Result<u64, InputError> {
+    let (file, format) = open(path)?;
+    let checked =
+        engine.check_with(|stager| read_users(file, format, &mut |u, at| stager.push(u, at)));
+    checked.map_err(|e| e.at_path(path))
+}
+
+fn open(path: &Path) -> Result<(std::fs::File, Format), InputError> {
     let format = Format::from_path(path)
         .ok_or_else(|| InputError::UnknownFormat { path: path.to_owned() })?;
-    let file = std::fs::File::open(path)
-        .map_err(|source| InputError::Io { path: path.to_owned(), source })?;
-    engine.stage_with(|stager| read_users(file, format, &mut |user, at| stager.push(user, at)))
+    let failed = |source| InputError::Io { path: Some(path.to_owned()), source };
+    if path.is_dir() {
+        return Err(failed(io::Error::new(io::ErrorKind::InvalidInput, "it is a directory")));
+    }
+    Ok((std::fs::File::open(path).map_err(failed)?, format))
+}
+
+impl InputError {
+    /// Names `path` in a read error that did not know it.
+    fn at_path(self, path: &Path) -> InputError {
+        match self {
+            InputError::Io { path: None, source } => {
+                InputError::Io { path: Some(path.to_owned()), source }
+            }
+            other => other,
+        }
+    }
 }
 
 /// Reads users in `format` from `reader`, handing each to `sink` in order.
@@ -102,29 +136,28 @@ pub fn read_users(
     format: Format,
     sink: &mut Sink<'_>,
 ) -> Result<(), InputError> {
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
-    skip_bom(&mut reader).map_err(io_error)?;
-    match format {
-        Format::Json => read_json(reader, sink),
-        Format::Jsonl => read_jsonl(reader, sink),
-        Format::Csv => read_csv(reader, sink),
+    let tracking = format == Format::Csv;
+    let (source, progress) = Source::new(reader, tracking).map_err(read_error)?;
+    let read = match format {
+        Format::Json => read_json(source, sink),
+        Format::Jsonl => read_jsonl(source, sink),
+        Format::Csv => csv::read(source, &progress, sink),
+    };
+    // A decoding fault surfaces as whatever error the format reader made of the failed read;
+    // the source knows where it was.
+    match progress.not_utf8_line() {
+        Some(line) => Err(InputError::NotUtf8 { line }),
+        None => read,
     }
 }
 
-fn skip_bom(reader: &mut impl BufRead) -> io::Result<()> {
-    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
-        reader.consume(3);
-    }
-    Ok(())
-}
-
-fn io_error(e: io::Error) -> InputError {
-    InputError::Io { path: PathBuf::from("<input>"), source: e }
+fn read_error(e: io::Error) -> InputError {
+    InputError::Io { path: None, source: e }
 }
 
 // ---- JSON body ----------------------------------------------------------------------------
 
-fn read_json(reader: impl Read, sink: &mut Sink<'_>) -> Result<(), InputError> {
+fn read_json(reader: impl BufRead, sink: &mut Sink<'_>) -> Result<(), InputError> {
     let mut failure = None;
     let mut de = serde_json::Deserializer::from_reader(reader);
     let read =
@@ -260,7 +293,7 @@ fn read_jsonl(mut reader: impl BufRead, sink: &mut Sink<'_>) -> Result<(), Input
     let mut bytes = Vec::new();
     for line in 1u64.. {
         bytes.clear();
-        if reader.read_until(b'\n', &mut bytes).map_err(io_error)? == 0 {
+        if reader.read_until(b'\n', &mut bytes).map_err(read_error)? == 0 {
             return Ok(());
         }
         let text = std::str::from_utf8(&bytes).map_err(|_| InputError::NotUtf8 { line })?;
@@ -275,120 +308,4 @@ fn read_jsonl(mut reader: impl BufRead, sink: &mut Sink<'_>) -> Result<(), Input
         sink(user, at)?;
     }
     Ok(())
-}
-
-// ---- users.csv ----------------------------------------------------------------------------
-
-const CSV_COLUMNS: [&str; 4] = ["username", "email", "name", "password"];
-
-fn read_csv(reader: impl Read, sink: &mut Sink<'_>) -> Result<(), InputError> {
-    // The csv crate miscounts lines after a CRLF, so lines are counted here, from the byte
-    // offset where each record starts.
-    let lines = Rc::new(RefCell::new(Newlines::default()));
-    let counted = LineCounter { inner: reader, lines: Rc::clone(&lines) };
-    let mut csv = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(counted);
-    let mut record = csv::StringRecord::new();
-    let mut first = true;
-    loop {
-        let more = csv.read_record(&mut record).map_err(|e| csv_error(e, &lines))?;
-        if !more {
-            return Ok(());
-        }
-        let start = record.position().map_or(0, csv::Position::byte);
-        let line = lines.borrow_mut().line_at(start);
-        if std::mem::take(&mut first) && is_header(&record) {
-            continue;
-        }
-        let at = RecordRef::Line(line);
-        sink(csv_user(&record, line)?, at)?;
-    }
-}
-
-/// The newlines read so far but not yet passed by a record: each offset, and whether a
-/// carriage return stands just before it.
-#[derive(Default)]
-struct Newlines {
-    passed: u64,
-    ahead: VecDeque<(u64, bool)>,
-    read: u64,
-    last_was_cr: bool,
-}
-
-impl Newlines {
-    /// The 1-based line of a record that the csv crate says starts at `offset`; offsets must
-    /// not go backwards. The crate may put the start on the line break before the record
-    /// (after a CRLF, or on blank lines), so line breaks right at the start are passed too.
-    fn line_at(&mut self, offset: u64) -> u64 {
-        let mut start = offset;
-        while let Some(&(nl, after_cr)) = self.ahead.front() {
-            let before = nl < start;
-            let at_start = nl == start || (after_cr && nl == start + 1);
-            if !(before || at_start) {
-                break;
-            }
-            if at_start {
-                start = nl + 1;
-            }
-            self.ahead.pop_front();
-            self.passed += 1;
-        }
-        self.passed + 1
-    }
-}
-
-/// A reader that notes where its newlines are.
-struct LineCounter<R> {
-    inner: R,
-    lines: Rc<RefCell<Newlines>>,
-}
-
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut lines = self.lines.borrow_mut();
-        for (i, &byte) in buf[..n].iter().enumerate() {
-            if byte == b'\n' {
-                let offset = lines.read + i as u64;
-                let after_cr = lines.last_was_cr;
-                lines.ahead.push_back((offset, after_cr));
-            }
-            lines.last_was_cr = byte == b'\r';
-        }
-        lines.read += n as u64;
-        Ok(n)
-    }
-}
-
-fn is_header(record: &csv::StringRecord) -> bool {
-    record.iter().zip(CSV_COLUMNS).all(|(field, name)| field.trim().eq_ignore_ascii_case(name))
-}
-
-fn csv_user(record: &csv::StringRecord, line: u64) -> Result<NewUser, InvalidParams> {
-    if !(2..=CSV_COLUMNS.len()).contains(&record.len()) {
-        let problem =
-            format!("has {} columns; expected username,email,name[,password]", record.len());
-        return Err(InvalidParams::new(format!("line {line}"), problem));
-    }
-    let field = |i: usize| record.get(i).map(|f| f.trim().to_owned());
-    Ok(NewUser {
-        username: field(0),
-        emails: field(1).into_iter().collect(),
-        name: field(2),
-        // Passwords are taken exactly as written; only an empty one is absent.
-        password: record.get(3).filter(|p| !p.is_empty()).map(Password::new),
-        import_ids: vec![format!("csv:{line}")],
-        ..NewUser::default()
-    })
-}
-
-fn csv_error(e: csv::Error, lines: &RefCell<Newlines>) -> InputError {
-    let line = e.position().map_or(0, |p| lines.borrow_mut().line_at(p.byte()));
-    match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => InputError::NotUtf8 { line },
-        csv::ErrorKind::Io(_) => match e.into_kind() {
-            csv::ErrorKind::Io(io) => io_error(io),
-            _ => unreachable!("the kind was checked above"),
-        },
-        _ => InputError::Malformed { message: format!("line {line}: malformed CSV: {e}") },
-    }
 }

@@ -137,7 +137,7 @@ pub fn read_users(
     sink: &mut Sink<'_>,
 ) -> Result<(), InputError> {
     let tracking = format == Format::Csv;
-    let (source, progress) = Source::new(reader, tracking).map_err(read_error)?;
+    let (source, progress) = Source::open(reader, tracking).map_err(read_error)?;
     let read = match format {
         Format::Json => read_json(source, sink),
         Format::Jsonl => read_jsonl(source, sink),

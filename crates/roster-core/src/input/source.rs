@@ -38,7 +38,7 @@ pub(super) struct Source<R> {
 
 impl<R: Read> Source<R> {
     /// Wraps `reader`; `track_lines` keeps the newline positions [`Progress::line_at`] needs.
-    pub(super) fn new(reader: R, track_lines: bool) -> io::Result<(impl BufRead, Progress)> {
+    pub(super) fn open(reader: R, track_lines: bool) -> io::Result<(impl BufRead, Progress)> {
         let mut inner = BufReader::with_capacity(BUFFER, reader);
         if inner.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
             inner.consume(3);
@@ -148,7 +148,7 @@ mod tests {
 
     fn read_all(input: &[u8], chunk: usize) -> (io::Result<Vec<u8>>, Option<u64>) {
         let reader = ChunkedReader { data: input.to_vec(), pos: 0, chunk };
-        let (mut source, progress) = Source::new(reader, false).unwrap();
+        let (mut source, progress) = Source::open(reader, false).unwrap();
         let mut out = Vec::new();
         let result = source.read_to_end(&mut out).map(|_| out);
         (result, progress.not_utf8_line())
@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn record_lines_count_crlf_and_blank_lines() {
         let data = b"a,b\r\n\r\nc,d\r\ne\n";
-        let (mut source, progress) = Source::new(&data[..], true).unwrap();
+        let (mut source, progress) = Source::open(&data[..], true).unwrap();
         io::copy(&mut source, &mut io::sink()).unwrap();
         // The csv crate reports these starts for the three records.
         assert_eq!(progress.line_at(0), 1);

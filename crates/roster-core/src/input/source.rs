@@ -32,17 +32,31 @@ struct Seen {
 
 /// A reader that checks and counts what it passes on.
 pub(super) struct Source<R> {
-    inner: BufReader<R>,
+    inner: BufReader<io::Chain<io::Cursor<Vec<u8>>, R>>,
     seen: Progress,
 }
 
 impl<R: Read> Source<R> {
     /// Wraps `reader`; `track_lines` keeps the newline positions [`Progress::line_at`] needs.
-    pub(super) fn open(reader: R, track_lines: bool) -> io::Result<(impl BufRead, Progress)> {
-        let mut inner = BufReader::with_capacity(BUFFER, reader);
-        if inner.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
-            inner.consume(3);
+    pub(super) fn open(mut reader: R, track_lines: bool) -> io::Result<(impl BufRead, Progress)> {
+        // A reader may hand out fewer than three bytes at a time, so the first three are
+        // gathered before they are compared with the byte-order mark.
+        let mut head = Vec::with_capacity(3);
+        while head.len() < 3 {
+            let mut byte = [0u8; 3];
+            let n = match reader.read(&mut byte[..3 - head.len()]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => read?,
+            };
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&byte[..n]);
         }
+        if head == b"\xEF\xBB\xBF" {
+            head.clear();
+        }
+        let inner = BufReader::with_capacity(BUFFER, io::Cursor::new(head).chain(reader));
         let seen = Seen { ahead: track_lines.then(VecDeque::new), ..Seen::default() };
         let progress = Progress(Rc::new(RefCell::new(seen)));
         let source = Source { inner, seen: progress.clone() };

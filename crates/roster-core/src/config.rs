@@ -38,8 +38,9 @@ pub struct Config {
     pub workers: usize,
     /// bcrypt cost for imported passwords, 4 to 31; default 10.
     pub bcrypt_cost: u32,
-    /// Most staged records decided and committed in one transaction; default 5000. Larger
-    /// transactions write each index page they touch fewer times (see docs/BENCHMARKS.md).
+    /// Most staged records decided and committed in one transaction; default 3000. Larger
+    /// transactions write each index page they touch fewer times, but a run's resident
+    /// memory grows by about 6 KiB per record of batch size (see docs/BENCHMARKS.md).
     pub batch_size: usize,
     /// Most passwords in one batch per worker, so a batch of hashing stays short and a
     /// cancel or a shutdown takes effect soon.
@@ -75,7 +76,7 @@ impl Default for Config {
         Config {
             workers: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             bcrypt_cost: 10,
-            batch_size: 5000,
+            batch_size: 3000,
             passwords_per_worker: 8,
             default_roles: vec!["user".to_owned()],
             role_catalogue: BUILT_IN_ROLES.iter().map(|r| (*r).to_owned()).collect(),

@@ -225,7 +225,9 @@ impl Writer {
         let per_batch = workers * config.passwords_per_worker;
         info!(workers, total = self.count.total, "run started");
 
-        let (plan_tx, plan_rx) = bounded::<PlanMsg>(2);
+        // One planned batch waits while the writer commits another: enough to keep the writer
+        // busy, and each batch in flight is memory.
+        let (plan_tx, plan_rx) = bounded::<PlanMsg>(1);
         let (job_tx, job_rx) = bounded::<HashJob>(per_batch * 2);
         let (hash_tx, hash_rx) = bounded::<Hashed>(per_batch * 3);
         let (ack_tx, ack_rx) = unbounded::<Committed>();

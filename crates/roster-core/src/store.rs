@@ -90,10 +90,14 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
-/// The page cache of the connection that writes, in KiB: 16 MiB.
-const WRITER_CACHE_KIB: i64 = 16 * 1024;
-/// The page cache of the planner's read-only connection, in KiB: 8 MiB.
-const READER_CACHE_KIB: i64 = 8 * 1024;
+/// The page cache of the connection that writes, in KiB: 8 MiB (resident, it costs about 1.4
+/// times that). Four times SQLite's default; more helps little and counts against the 64 MiB
+/// a run of any size may use (docs/BENCHMARKS.md).
+const WRITER_CACHE_KIB: i64 = 8 * 1024;
+/// The page cache of the planner's read-only connection, in KiB: SQLite's default. Each plan
+/// is a new read transaction after a commit by the other connection, which empties this
+/// cache, so a larger one would not be reused.
+const READER_CACHE_KIB: i64 = 2 * 1024;
 
 /// The current time as ISO 8601 with milliseconds.
 pub(crate) fn now() -> String {

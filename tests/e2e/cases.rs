@@ -123,6 +123,37 @@ fn usernames_collide_with_existing_users_in_any_case_or_normal_form() {
 }
 
 #[test]
+fn generated_usernames_take_the_smallest_free_suffix_around_existing_and_claimed_ones() {
+    let engine = engine();
+    import(
+        &engine,
+        json!([user(Some("info"), &["x@a.org"], "e1"), user(Some("INFO2"), &["y@a.org"], "e2")]),
+    );
+    let mut users: Vec<Value> =
+        (0..5).map(|i| user(None, &[&format!("Info+tag{i}@d{i}.org")], &format!("g{i}"))).collect();
+    // An explicit username taken by an earlier record of the run is not free either.
+    users.insert(2, user(Some("info4"), &["z@a.org"], "x"));
+    import(&engine, Value::Array(users));
+    let names: Vec<(String, String)> = engine
+        .users(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.import_ids[0].clone(), u.username))
+        .collect();
+    let expect = [
+        ("g0", "Info1"),
+        ("g1", "Info3"),
+        ("x", "info4"),
+        ("g2", "Info5"),
+        ("g3", "Info6"),
+        ("g4", "Info7"),
+    ];
+    for (id, name) in expect {
+        assert!(names.contains(&(id.to_owned(), name.to_owned())), "{id} → {name}: {names:?}");
+    }
+}
+
+#[test]
 fn case_02_email_case_within_one_import() {
     run_case("02-email-case-within-one-import");
 }

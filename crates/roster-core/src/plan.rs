@@ -19,7 +19,15 @@ use crate::{Config, Password, StoreError};
 pub(crate) struct Claims {
     emails: HashMap<String, (u64, Holder)>,
     usernames: HashMap<String, (u64, Holder)>,
+    /// For the base of a generated username, the first suffix that may still be free:
+    /// usernames are only ever taken during a run, so every number below it stays taken,
+    /// and a thousand `info@...` addresses cost a thousand look-ups, not half a million.
+    /// A hint only: it is emptied when it grows past [`SUFFIX_HINTS`].
+    next_suffix: HashMap<String, u64>,
 }
+
+/// The most bases whose next free suffix is remembered.
+const SUFFIX_HINTS: usize = 100_000;
 
 impl Claims {
     /// Forgets the claims of every batch up to and including `batch`.
@@ -132,12 +140,14 @@ fn held_by(holder: &Holder) -> String {
 /// The smallest free username made from `email`: `ann`, else `ann1`, `ann2`, ...
 fn free_username(
     email: &str,
-    claims: &Claims,
+    claims: &mut Claims,
     store: &Store,
     config: &Config,
 ) -> Result<(String, String), StoreError> {
     let policy = &config.username_policy;
-    for n in 0u64.. {
+    let base_key = key(&policy.username_base(email, 0));
+    let first = claims.next_suffix.get(&base_key).copied().unwrap_or(0);
+    for n in first.. {
         let candidate = match n {
             0 => policy.username_base(email, 0),
             _ => format!("{}{n}", policy.username_base(email, n.to_string().len())),
@@ -146,6 +156,10 @@ fn free_username(
         let taken = claims.usernames.contains_key(&candidate_key)
             || store.username_holder(&candidate_key)?.is_some();
         if !taken {
+            if claims.next_suffix.len() >= SUFFIX_HINTS {
+                claims.next_suffix.clear();
+            }
+            claims.next_suffix.insert(base_key, n + 1);
             return Ok((candidate, candidate_key));
         }
     }

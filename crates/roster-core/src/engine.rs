@@ -125,7 +125,8 @@ impl Engine {
         match self.inner.shared.config.on_interrupted {
             OnInterrupted::Resume => {
                 warn!(operation = %op.id, decided = op.count.decided(), "resuming an interrupted run");
-                self.start_run(&mut self.run_slot(), op, Box::new(|_| {}));
+                let cost = self.resumed_cost(&op.id)?;
+                self.start_run(&mut self.run_slot(), op, cost, Box::new(|_| {}));
             }
             OnInterrupted::MarkError => {
                 warn!(operation = %op.id, "an interrupted run was marked error");
@@ -259,10 +260,11 @@ impl Engine {
             let current = store.latest_operation()?.filter(|op| op.valid);
             check(Call::Run, current.as_ref().map(Operation::state))?;
             let op = current.ok_or(Error::OperationNotFound)?;
-            store.set_status(&op.id, Status::ImportingStarted, None)?;
+            store.begin_run(&op.id, self.inner.shared.config.bcrypt_cost)?;
             op
         };
-        Ok(self.start_run(&mut slot, op, observer))
+        let cost = self.inner.shared.config.bcrypt_cost;
+        Ok(self.start_run(&mut slot, op, cost, observer))
     }
 
     /// Resumes the current operation's interrupted run, for an engine opened with
@@ -278,7 +280,14 @@ impl Engine {
             return Err(Error::InvalidOperationStatus);
         }
         warn!(operation = %op.id, decided = op.count.decided(), "resuming an interrupted run");
-        Ok(self.start_run(&mut slot, op, observer))
+        let cost = self.resumed_cost(&op.id)?;
+        Ok(self.start_run(&mut slot, op, cost, observer))
+    }
+
+    /// The bcrypt cost a resumed run goes on with: the one its run started with.
+    fn resumed_cost(&self, id: &str) -> Result<u32, Error> {
+        let recorded = self.store().run_cost(id)?;
+        Ok(recorded.unwrap_or(self.inner.shared.config.bcrypt_cost))
     }
 
     /// Starts a run; the caller holds the run slot, so no other call can come between.
@@ -286,11 +295,12 @@ impl Engine {
         &self,
         slot: &mut Option<ActiveRun>,
         op: Operation,
+        cost: u32,
         observer: Observer,
     ) -> RunHandle {
         join(slot.take());
         let shared = Arc::clone(&self.inner.shared);
-        let (handle, thread) = run::start(shared, op.id, op.count, observer);
+        let (handle, thread) = run::start(shared, op.id, op.count, cost, observer);
         *slot = Some(ActiveRun { handle: handle.clone(), thread });
         handle
     }

@@ -141,11 +141,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Starts the run of operation `id`, whose counts so far are `count`.
+/// Starts the run of operation `id`, whose counts so far are `count`, hashing at `cost`.
 pub(crate) fn start(
     shared: Arc<Shared>,
     id: String,
     count: Counts,
+    cost: u32,
     observer: Observer,
 ) -> (RunHandle, JoinHandle<()>) {
     let run = Arc::new(RunShared {
@@ -160,7 +161,7 @@ pub(crate) fn start(
         .spawn(move || {
             let span = info_span!("run", operation = %id);
             let _entered = span.enter();
-            let summary = Writer { shared, run: Arc::clone(&run), id, count, observer }.run();
+            let summary = Writer { shared, run: Arc::clone(&run), id, count, cost, observer }.run();
             *lock(&run.summary) = Some(summary);
             run.finished.notify_all();
         })
@@ -208,6 +209,8 @@ struct Writer {
     run: Arc<RunShared>,
     id: String,
     count: Counts,
+    /// The bcrypt cost of this operation's run.
+    cost: u32,
     observer: Observer,
 }
 
@@ -235,7 +238,7 @@ impl Writer {
         let mut threads = Vec::with_capacity(workers + 1);
         for n in 0..workers {
             let (jobs, hashes) = (job_rx.clone(), hash_tx.clone());
-            let cost = config.bcrypt_cost;
+            let cost = self.cost;
             threads.push(spawn(format!("roster-hash-{n}"), move || {
                 hash_worker(n, jobs, hashes, cost)
             }));

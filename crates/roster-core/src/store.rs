@@ -88,6 +88,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX api_tokens_user ON api_tokens (user_id);
 ",
+    r"
+    ALTER TABLE operations ADD COLUMN bcrypt_cost INTEGER;
+",
 ];
 
 /// The page cache of the connection that writes, in KiB: 8 MiB (resident, it costs about 1.4
@@ -322,6 +325,22 @@ impl Store {
         let sql = "UPDATE operations SET status = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1";
         self.conn.execute(sql, params![id, status.as_str(), reason, now()])?;
         Ok(())
+    }
+
+    /// Moves an operation to `importing` and records the bcrypt cost of its run, so that a
+    /// resumed run hashes the rest of its passwords as it hashed the first.
+    pub(crate) fn begin_run(&self, id: &str, bcrypt_cost: u32) -> Result<(), StoreError> {
+        let sql = "UPDATE operations SET status = ?2, bcrypt_cost = ?3, updated_at = ?4
+                   WHERE id = ?1";
+        let status = Status::ImportingStarted.as_str();
+        self.conn.execute(sql, params![id, status, bcrypt_cost, now()])?;
+        Ok(())
+    }
+
+    /// The bcrypt cost an operation's run started with, if it started.
+    pub(crate) fn run_cost(&self, id: &str) -> Result<Option<u32>, StoreError> {
+        let sql = "SELECT bcrypt_cost FROM operations WHERE id = ?1";
+        Ok(self.conn.query_row(sql, [id], |r| r.get(0)).optional()?.flatten())
     }
 
     /// Invalidates every operation and empties the staging area, in one transaction. An

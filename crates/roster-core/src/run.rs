@@ -552,3 +552,57 @@ impl Planner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Engine, NewUser, Password, State, User};
+
+    /// Users whose addresses and usernames collide within a batch, with batches in flight and
+    /// with batches already committed; every third has a password, so batches stay short.
+    fn colliding_users() -> Vec<NewUser> {
+        let email = |i: usize| match i % 5 {
+            4 => format!("USER{}@EXAMPLE.ORG", i / 3),
+            _ => format!("user{i}@example.org"),
+        };
+        (0..120)
+            .map(|i| NewUser {
+                emails: vec![email(i)],
+                import_ids: vec![format!("id-{i}")],
+                username: (i % 7 != 0).then(|| format!("name{}", i % 50)),
+                password: (i % 3 == 0).then(|| Password::new(format!("pw-{i}"))),
+                ..NewUser::default()
+            })
+            .collect()
+    }
+
+    fn outcome(engine: &Engine) -> (Vec<(String, String)>, Vec<User>) {
+        let flagged = engine.flagged(0, 1000).unwrap().flagged;
+        let flags = flagged.into_iter().map(|f| (f.import_id, f.message)).collect();
+        (flags, engine.users(0, 1000).unwrap())
+    }
+
+    // On a file the planner reads through a connection of its own; in memory it shares the
+    // writer's under the store lock. Both must decide every record alike.
+    #[test]
+    fn a_file_store_and_an_in_memory_store_decide_alike() {
+        let config = Config {
+            workers: 2,
+            bcrypt_cost: 4,
+            batch_size: 7,
+            passwords_per_worker: 1,
+            ..Config::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let on_file = Engine::open(dir.path().join("run.db"), config.clone()).unwrap();
+        let in_memory = Engine::open_in_memory(config).unwrap();
+        let mut seen = Vec::new();
+        for engine in [&on_file, &in_memory] {
+            engine.new_operation("test").unwrap();
+            engine.add_users(colliding_users()).unwrap();
+            assert_eq!(engine.run().unwrap().wait().state, State::Done);
+            seen.push(outcome(engine));
+        }
+        assert!(seen[0].0.len() > 20, "{:?}", seen[0].0);
+        assert_eq!(seen[0], seen[1]);
+    }
+}

@@ -282,6 +282,31 @@ fn a_csv_header_finds_its_columns_by_name_and_refuses_unknown_ones() {
 }
 
 #[test]
+fn an_unbalanced_csv_quote_is_refused_instead_of_swallowing_rows() {
+    let cases: [(&[u8], &str); 3] = [
+        (
+            b"username,email,name,password\nann,ann@x.org,\"Ann Lee,Leak-pw-q3\nbob,bob@x.org,Bob,Leak-pw-q4\n",
+            "line 2 has an unbalanced double quote",
+        ),
+        (b"ann,ann@x.org,Ann \"Lee,pw\nbob,bob@x.org,Bob\n", "line 1 has an unbalanced double quote"),
+        (b"ann,ann@x.org,Ann\r\nbob,bob@x.org,\"Bob\r\n", "line 2 has an unbalanced double quote"),
+    ];
+    for (csv, says) in cases {
+        let engine = engine();
+        let err = stage(&engine, csv, Format::Csv).unwrap_err();
+        assert!(err.to_string().starts_with(says), "{err}");
+        assert!(!err.to_string().contains("Leak"), "no password in the message");
+    }
+    let engine = engine();
+    let balanced = b"ann,ann@x.org,\"Lee, \"\"Ann\"\"\",pw\nbob,bob@x.org,\"Two\nLines\"\n";
+    stage(&engine, balanced, Format::Csv).expect("balanced quotes, even across lines");
+    run(&engine);
+    let users = engine.users(0, 10).unwrap();
+    assert_eq!(users[0].name, "Lee, \"Ann\"");
+    assert_eq!(outcomes(&engine)["csv:2"], "imported");
+}
+
+#[test]
 fn case_05_deleted_users_created_inactive() {
     run_case("05-deleted-users-created-inactive");
 }

@@ -22,12 +22,20 @@ struct Layout {
     email: usize,
     name: Option<usize>,
     password: Option<usize>,
+    /// How many fields a row has: exactly, under a header; 2 up to this, without one.
     width: usize,
+    header: bool,
 }
 
 /// The layout of a file without a header: `username,email,name[,password]`.
-const POSITIONAL: Layout =
-    Layout { username: Some(0), email: 1, name: Some(2), password: Some(3), width: 4 };
+const POSITIONAL: Layout = Layout {
+    username: Some(0),
+    email: 1,
+    name: Some(2),
+    password: Some(3),
+    width: 4,
+    header: false,
+};
 
 pub(super) fn read(
     reader: impl Read,
@@ -43,7 +51,15 @@ pub(super) fn read(
         }
         // The csv crate miscounts lines after a CRLF, so lines are counted by the source,
         // from the byte where each record starts.
-        let line = progress.line_at(record.position().map_or(0, csv::Position::byte));
+        let start = record.position().map_or(0, csv::Position::byte);
+        let line = progress.line_at(start);
+        // The csv crate is lenient: a quote that never closes swallows the rest of the file
+        // into one field (rows vanish, passwords become names). An odd count of quotes in a
+        // record's bytes is that, or a stray quote; either way the row is refused.
+        if progress.quotes_between(start, csv.position().byte()) % 2 == 1 {
+            let problem = "has an unbalanced double quote (a quoted field must close, and a quote inside one is written twice)";
+            return Err(InvalidParams::new(format!("line {line}"), problem).into());
+        }
         let layout = match layout {
             Some(layout) => layout,
             None => {
@@ -60,10 +76,11 @@ pub(super) fn read(
     }
 }
 
-/// The layout the first row gives, and whether that row is a header.
+/// The layout the first row gives, and whether that row is a header: it is one when a field
+/// is `email` and no field holds an address (a data row always has its `@`).
 fn header(first: &csv::StringRecord, line: u64) -> Result<(Layout, bool), InvalidParams> {
     let names: Vec<String> = first.iter().map(|f| f.trim().to_ascii_lowercase()).collect();
-    if !names.iter().any(|n| n == "email") {
+    if !names.iter().any(|n| n == "email") || names.iter().any(|n| n.contains('@')) {
         return Ok((POSITIONAL, false));
     }
     let at = format!("line {line}");
@@ -80,7 +97,7 @@ fn header(first: &csv::StringRecord, line: u64) -> Result<(Layout, bool), Invali
     }
     let [username, email, name, password] = found;
     let email = email.unwrap_or_default();
-    Ok((Layout { username, email, name, password, width: names.len() }, true))
+    Ok((Layout { username, email, name, password, width: names.len(), header: true }, true))
 }
 
 fn user(record: &csv::StringRecord, layout: &Layout, line: u64) -> Result<NewUser, InvalidParams> {
@@ -154,10 +171,18 @@ mod tests {
     }
 
     #[test]
+    fn a_header_in_the_documented_order_still_wants_every_field() {
+        let (layout, _) = header(&row(&["username", "email", "name", "password"]), 1).unwrap();
+        assert!(user(&row(&["bob", "bob@x.org", "Bob"]), &layout, 2).is_err());
+    }
+
+    #[test]
     fn without_a_header_columns_are_positional() {
         let (layout, is_header) = header(&row(&["ann", "a@x.org", "Ann"]), 1).unwrap();
         assert!(!is_header);
         assert_eq!(layout, POSITIONAL);
+        let (_, is_header) = header(&row(&["email", "email@x.org", "Email"]), 1).unwrap();
+        assert!(!is_header, "a user named email is data");
         let err = user(&row(&["a", "b", "c", "d", "e"]), &layout, 7).unwrap_err();
         assert_eq!(err.to_string(), "line 7 has 5 fields; expected 2 to 4");
     }

@@ -28,6 +28,8 @@ struct Seen {
     ahead: Option<VecDeque<(u64, bool)>>,
     passed: u64,
     last_was_cr: bool,
+    /// When lines are tracked: the offsets of double quotes not yet passed by a record.
+    quotes: VecDeque<u64>,
 }
 
 /// A reader that checks and counts what it passes on.
@@ -112,12 +114,15 @@ impl Seen {
 
     fn count(&mut self, chunk: &[u8]) {
         for (i, &byte) in chunk.iter().enumerate() {
+            let offset = self.read + i as u64;
             if byte == b'\n' {
                 self.lines += 1;
-                let (offset, after_cr) = (self.read + i as u64, self.last_was_cr);
+                let after_cr = self.last_was_cr;
                 if let Some(ahead) = &mut self.ahead {
                     ahead.push_back((offset, after_cr));
                 }
+            } else if byte == b'"' && self.ahead.is_some() {
+                self.quotes.push_back(offset);
             }
             self.last_was_cr = byte == b'\r';
         }
@@ -153,6 +158,21 @@ impl Progress {
         }
         seen.passed = passed;
         passed + 1
+    }
+}
+
+impl Progress {
+    /// How many double quotes stand in the bytes from `start` up to `end`; offsets must not
+    /// go backwards. In well-formed CSV every record has an even number: a quoted field opens
+    /// and closes, and a quote inside one is doubled.
+    pub(super) fn quotes_between(&self, start: u64, end: u64) -> u64 {
+        let mut seen = self.0.borrow_mut();
+        let mut count = 0;
+        while let Some(&quote) = seen.quotes.front().filter(|&&q| q < end) {
+            seen.quotes.pop_front();
+            count += u64::from(quote >= start);
+        }
+        count
     }
 }
 

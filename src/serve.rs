@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use roster_core::{Config, Engine, State};
 use roster_http::{Limits, TokenAuthenticator, RUN_IMPORT};
@@ -26,6 +27,10 @@ pub struct ServeArgs {
     /// bcrypt cost for imported passwords.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
     bcrypt_cost: u32,
+    /// Seconds that requests in flight may go on after Ctrl-C or SIGTERM before the server
+    /// stops without them.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    shutdown_grace: u64,
     /// The largest request body accepted, in MiB; larger ones are answered 413.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_body_mib: u32,
@@ -56,7 +61,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode, Failure> {
     let runtime = tokio::runtime::Runtime::new()?;
 
     let served = runtime.block_on(listen_and_serve(engine.clone(), &args));
-    drop(runtime);
+    // Requests still open past the grace period are abandoned with their tasks.
+    runtime.shutdown_timeout(Duration::from_secs(args.shutdown_grace));
 
     if running(&engine) {
         eprintln!("roster: the import stops at its next batch; `roster serve` resumes it");
@@ -77,7 +83,24 @@ async fn listen_and_serve(engine: Engine, args: &ServeArgs) -> Result<ExitCode, 
 
     // Scripts and tests read this line to learn the port when they asked for port 0.
     println!("roster: serving the import API at http://{address}/api/v1/ (Ctrl-C stops)");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_requested()).await?;
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_requested().await;
+        let _ = stop.send(true);
+    });
+    let requested = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(requested(stopped.clone()));
+    // A client that stalls mid-request must not keep the server up: in-flight requests get
+    // a grace period after the signal, then the server stops without them.
+    tokio::select! {
+        served = server => served?,
+        () = async { requested(stopped).await; tokio::time::sleep(grace).await } => {
+            eprintln!("roster: requests still open after {} s are dropped", grace.as_secs());
+        }
+    }
     eprintln!("roster: shutting down");
     Ok(ExitCode::SUCCESS)
 }

@@ -26,8 +26,13 @@ struct Served {
 
 impl Served {
     fn start(db: &Path, bcrypt_cost: u32) -> Served {
+        Served::start_with(db, bcrypt_cost, &[])
+    }
+
+    fn start_with(db: &Path, bcrypt_cost: u32, extra: &[&str]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
             .args(["serve", "--listen", "127.0.0.1:0", "--bcrypt-cost", &bcrypt_cost.to_string()])
+            .args(extra)
             .arg("--db")
             .arg(db)
             .env_remove("RUST_LOG")
@@ -234,4 +239,28 @@ fn an_import_stopped_by_ctrl_c_resumes_on_the_next_start() {
     let end = served.wait_for_end(who);
     check_outcome(&served, who, &end);
     served.interrupt();
+}
+
+#[test]
+fn a_stalled_client_does_not_keep_the_server_from_stopping() {
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let admin = token(&db, "admin", &["run-import"]);
+    let served = Served::start_with(&db, 4, &["--shutdown-grace", "1"]);
+    let address = served.api.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+
+    // A request that promises a body of 1000 bytes, sends one, and goes quiet.
+    let mut stalled = std::net::TcpStream::connect(&address).unwrap();
+    let head = format!(
+        "POST /api/v1/import.addUsers HTTP/1.1\r\nHost: {address}\r\nX-User-Id: admin\r\n\
+         X-Auth-Token: {admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The client stays connected and silent for as long as the server takes.
+    served.interrupt();
+    drop(stalled);
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use roster_core::input::{self, InputError};
-use roster_core::{Config, Engine, Observer, OnInterrupted, Password, RunHandle, State};
+use roster_core::{Config, Counts, Engine, Observer, OnInterrupted, Password, RunHandle, State};
 
 use crate::{report, serve};
 
@@ -181,7 +181,7 @@ pub fn execute(args: Args) -> Result<ExitCode, Failure> {
             let mut config =
                 Config { bcrypt_cost, on_interrupted: OnInterrupted::Leave, ..Config::default() };
             workers.apply(&mut config);
-            import(&file, &open(&db.path, config)?, restart, json)
+            import(&file, &db.path, config, restart, json)
         }
         Command::Resume { db, workers, json } => {
             let mut config = Config { on_interrupted: OnInterrupted::Leave, ..Config::default() };
@@ -217,13 +217,21 @@ pub fn open_to_look(path: &Path) -> Result<Engine, Failure> {
         .map_err(|e| Failure::Other(format!("cannot open {}: {e}", path.display())))
 }
 
-/// Checks the whole file first, so that a file that cannot be staged changes nothing in the
-/// store (the last operation and its flagged records stay as they were).
-fn import(file: &Path, engine: &Engine, restart: bool, json: bool) -> Result<ExitCode, Failure> {
+/// Checks the whole file first, before the store is even opened, so that a file that cannot
+/// be staged changes nothing (the last operation and its flagged records stay as they were).
+fn import(
+    file: &Path,
+    db: &Path,
+    config: Config,
+    restart: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
     let started = Instant::now();
-    if input::check_file(engine, file).map_err(Failure::Stage)? == 0 {
+    let empty = std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == 0);
+    if empty || input::check_file(&config, file).map_err(Failure::Stage)? == 0 {
         return Err(Failure::Empty(file.to_owned()));
     }
+    let engine = open(db, config)?;
     let previous = engine.status()?.operation.filter(|op| op.valid);
     if let Some(op) = previous.filter(|op| op.state() == State::Importing) {
         if !restart {
@@ -237,8 +245,8 @@ fn import(file: &Path, engine: &Engine, restart: bool, json: bool) -> Result<Exi
         eprintln!("roster: the interrupted import {} is abandoned", op.id);
     }
     engine.new_operation("roster-cli")?;
-    let op = input::stage_file(engine, file).map_err(Failure::Stage)?;
-    watch(engine, op.count.total, json, started, |observer| engine.run_with_progress(observer))
+    let op = input::stage_file(&engine, file).map_err(Failure::Stage)?;
+    watch(&engine, &op.count, json, started, |observer| engine.run_with_progress(observer))
 }
 
 fn resume(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
@@ -246,20 +254,19 @@ fn resume(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
     let Some(op) = op else {
         return Err(Failure::Other("there is no interrupted import to resume".to_owned()));
     };
-    watch(engine, op.count.total, json, Instant::now(), |observer| {
-        engine.resume_with_progress(observer)
-    })
+    watch(engine, &op.count, json, Instant::now(), |observer| engine.resume_with_progress(observer))
 }
 
 /// Runs the current operation with a progress bar on a terminal, then reports.
 fn watch(
     engine: &Engine,
-    total: u64,
+    before: &Counts,
     json: bool,
     started: Instant,
     start: impl FnOnce(Observer) -> Result<RunHandle, roster_core::Error>,
 ) -> Result<ExitCode, Failure> {
-    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new(before.total) };
+    bar.set_position(before.decided());
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} decided, {eta} left, {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -271,7 +278,8 @@ fn watch(
     }))?;
     let summary = handle.wait();
     bar.finish_and_clear();
-    report::summary(engine, &summary, json, started.elapsed())?;
+    let decided_now = summary.count.decided().saturating_sub(before.decided());
+    report::summary(engine, &summary, json, (decided_now, started.elapsed()))?;
     Ok(match summary.state {
         State::Done => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

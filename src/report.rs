@@ -34,11 +34,13 @@ fn each_flag(
 }
 
 /// The end of an import: counts, reasons and the first flagged records, or one JSON object.
+/// The last pair is how many records this command decided (a resumed run had decided some
+/// before it) and how long it took, for the rate.
 pub fn summary(
     engine: &Engine,
     summary: &Summary,
     json: bool,
-    took: Duration,
+    (decided, took): (u64, Duration),
 ) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     let c = &summary.count;
@@ -67,7 +69,7 @@ pub fn summary(
         Ok(())
     })?;
     let secs = took.as_secs_f64();
-    let rate = if secs > 0.0 { c.decided() as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 { decided as f64 / secs } else { 0.0 };
     writeln!(
         out,
         "Import {}: {} imported, {} skipped, {} failed of {} users ({:.1} s, {:.0} users/s)",
@@ -113,6 +115,13 @@ pub fn status(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(out, "state: {}", report.state)?;
+    if report.state == roster_core::State::Importing {
+        writeln!(
+            out,
+            "(an import or a server is running it, or it was interrupted: `roster resume` \
+             finishes an interrupted one)"
+        )?;
+    }
     if let Some(op) = &report.operation {
         let c = &op.count;
         writeln!(
@@ -138,7 +147,9 @@ pub fn status(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
 /// `roster flagged`.
 pub fn flagged(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
     let mut out = std::io::stdout().lock();
+    let mut any = false;
     each_flag(engine, |f| {
+        any = true;
         if json {
             writeln!(
                 out,
@@ -157,6 +168,9 @@ pub fn flagged(engine: &Engine, json: bool) -> Result<ExitCode, Failure> {
         }
         Ok(())
     })?;
+    if !any && !json {
+        writeln!(out, "No flagged records in the current operation.")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -146,6 +146,13 @@ fn a_file_that_cannot_be_staged_exits_two_and_changes_nothing() {
         assert_eq!(status_json(&db), before, "{file} changed the store");
     }
     assert_eq!(text(&roster(&["flagged"], &db).stdout).lines().count(), 1);
+
+    // Nor is a store made for a file that cannot be staged.
+    let fresh = dir.path().join("fresh.db");
+    let out = roster(&["import", &write("empty.json", b"")], &fresh);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the file holds no users"), "{}", text(&out.stderr));
+    assert!(!fresh.exists());
 }
 
 #[test]

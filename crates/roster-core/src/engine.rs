@@ -233,18 +233,6 @@ impl Engine {
         Ok(op.ok_or_else(|| Error::from(crate::StoreError::Corrupt("operation vanished".into())))?)
     }
 
-    /// Checks the users that `fill` pushes exactly as [`Engine::stage_with`] would, without
-    /// staging them or touching the store; returns how many there are. Lets a host refuse a
-    /// bad input before it starts an operation for it.
-    pub fn check_with<E: From<Error>>(
-        &self,
-        fill: impl FnOnce(&mut Stager<'_>) -> Result<(), E>,
-    ) -> Result<u64, E> {
-        let mut stager = Stager { target: None, config: &self.inner.shared.config, added: 0 };
-        fill(&mut stager)?;
-        Ok(stager.added)
-    }
-
     /// Starts the run of the current operation in the background; the state is `importing`
     /// when this returns.
     pub fn run(&self) -> Result<RunHandle, Error> {
@@ -279,7 +267,7 @@ impl Engine {
         if running || op.state() != State::Importing {
             return Err(Error::InvalidOperationStatus);
         }
-        warn!(operation = %op.id, decided = op.count.decided(), "resuming an interrupted run");
+        info!(operation = %op.id, decided = op.count.decided(), "resuming an interrupted run");
         let cost = self.resumed_cost(&op.id)?;
         Ok(self.start_run(&mut slot, op, cost, observer))
     }
@@ -366,7 +354,12 @@ pub struct Stager<'a> {
     added: u64,
 }
 
-impl Stager<'_> {
+impl<'a> Stager<'a> {
+    /// A stager that checks users exactly as staging would, and stages nothing.
+    pub(crate) fn checking(config: &'a Config) -> Stager<'a> {
+        Stager { target: None, config, added: 0 }
+    }
+
     /// Checks one user and stages it; `at` says where it came from, for errors.
     pub fn push(&mut self, user: NewUser, at: RecordRef) -> Result<(), Error> {
         let (staged, password) = prepare(user, &at, self.config)?;

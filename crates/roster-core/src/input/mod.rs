@@ -15,7 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::Value;
 
 use crate::error::{InvalidParams, RecordRef};
-use crate::{Engine, Error, NewUser, Operation};
+use crate::{Config, Engine, Error, NewUser, Operation, Stager};
 
 use source::Source;
 
@@ -98,14 +98,14 @@ pub fn stage_file(engine: &Engine, path: &Path) -> Result<Operation, InputError>
     staged.map_err(|e| e.at_path(path))
 }
 
-/// Reads and checks every user of the file at `path` as staging would, without staging
-/// anything; returns how many users it holds. A host can check a file before it starts an
-/// operation for it, so that a bad file changes nothing at all.
-pub fn check_file(engine: &Engine, path: &Path) -> Result<u64, InputError> {
+/// Reads and checks every user of the file at `path` as staging under `config` would,
+/// without any store; returns how many users it holds. A host can check a file before it
+/// opens a store or starts an operation for it, so that a bad file changes nothing at all.
+pub fn check_file(config: &Config, path: &Path) -> Result<u64, InputError> {
     let (file, format) = open(path)?;
-    let checked =
-        engine.check_with(|stager| read_users(file, format, &mut |u, at| stager.push(u, at)));
-    checked.map_err(|e| e.at_path(path))
+    let mut stager = Stager::checking(config);
+    read_users(file, format, &mut |u, at| stager.push(u, at)).map_err(|e| e.at_path(path))?;
+    Ok(stager.added())
 }
 
 fn open(path: &Path) -> Result<(std::fs::File, Format), InputError> {

@@ -183,14 +183,7 @@ fn an_interrupted_import_waits_for_resume_or_restart() {
     let engine = roster_core::Engine::open(&db, config).unwrap();
     engine.new_operation("t").unwrap();
     roster_core::input::stage_file(&engine, &repo_file("examples/users-2k.json")).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    engine
-        .run_with_progress(Box::new(move |_| {
-            let _ = tx.send(());
-        }))
-        .unwrap();
-    rx.recv().unwrap();
-    drop(engine);
+    crate::util::interrupt_after_first_batch(engine);
     assert_eq!(status_json(&db)["state"], "importing");
 
     let other = dir.path().join("other.csv");

@@ -3,13 +3,12 @@
 //! illegal calls that change nothing, and passwords that never leak.
 
 use std::sync::mpsc;
-use std::time::Duration;
 
 use proptest::prelude::*;
 use roster_core::input::Format;
 use roster_core::{Config, Engine, Error, NewUser, OnInterrupted, Password, State, Status};
 
-use crate::util::{config, engine, outcomes, repo_file, run, stage};
+use crate::util::{config, engine, interrupt_after_first_batch, outcomes, repo_file, run, stage};
 
 fn sample() -> Vec<u8> {
     std::fs::read(repo_file("examples/users-2k.json")).expect("sample")
@@ -93,16 +92,9 @@ fn small_batches() -> Config {
 fn a_run_killed_between_batches_resumes_without_creating_anyone_twice() {
     let dir = tempfile::tempdir().unwrap();
     let engine = staged_file_store(&dir, small_batches());
-    let (tx, rx) = mpsc::channel();
-    engine
-        .run_with_progress(Box::new(move |p| {
-            let _ = tx.send(p.count);
-        }))
-        .unwrap();
-    let first = rx.recv_timeout(Duration::from_secs(60)).expect("a batch commits");
-    assert!(first.decided() < 2000, "stopped before the end");
     // Dropping the engine stops the run at the next batch boundary, as a kill would.
-    drop(engine);
+    let first = interrupt_after_first_batch(engine);
+    assert!(first.decided() < 2000, "stopped before the end");
 
     let config = Config { on_interrupted: OnInterrupted::Leave, ..small_batches() };
     let paused = Engine::open(dir.path().join("roster.db"), config).unwrap();
@@ -131,15 +123,7 @@ fn a_run_killed_between_batches_resumes_without_creating_anyone_twice() {
 #[test]
 fn an_interrupted_run_can_be_marked_error_instead() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = staged_file_store(&dir, small_batches());
-    let (tx, rx) = mpsc::channel();
-    engine
-        .run_with_progress(Box::new(move |p| {
-            let _ = tx.send(p.count);
-        }))
-        .unwrap();
-    rx.recv_timeout(Duration::from_secs(60)).expect("a batch commits");
-    drop(engine);
+    interrupt_after_first_batch(staged_file_store(&dir, small_batches()));
 
     let config = Config { on_interrupted: OnInterrupted::MarkError, ..small_batches() };
     let reopened = Engine::open(dir.path().join("roster.db"), config).unwrap();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use roster_core::input::{read_users, Format, InputError};
-use roster_core::{Config, Engine, Summary};
+use roster_core::{Config, Counts, Engine, Summary};
 use serde_json::Value;
 
 /// A configuration with cheap hashing, so tests with passwords stay fast.
@@ -71,4 +71,18 @@ pub fn flag_triples(engine: &Engine) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// Starts the run of `engine` and drops the engine once a first batch has committed, as a
+/// kill between batches would leave the store; answers the counts of that first batch.
+pub fn interrupt_after_first_batch(engine: Engine) -> Counts {
+    let (tx, rx) = std::sync::mpsc::channel();
+    engine
+        .run_with_progress(Box::new(move |p| {
+            let _ = tx.send(p.count);
+        }))
+        .expect("run starts");
+    let first = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("a batch commits");
+    drop(engine);
+    first
 }

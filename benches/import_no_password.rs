@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -27,27 +26,16 @@ fn import_no_password(c: &mut Criterion) {
     group.sampling_mode(support::SAMPLING).throughput(Throughput::Elements(USERS));
     group.bench_function("roster", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let (engine, path) = staged.open_copy(support::config(support::cores()));
-                let took = support::time_run(&engine);
-                drop(engine);
-                support::remove_store(&path);
-                TALLY.record("roster", USERS, took);
-                total += took;
-            }
-            total
+            TALLY.time(iters, "roster", USERS, || {
+                staged.time_copy_run(support::config(support::cores()))
+            })
         })
     });
     group.bench_function("baseline_insert_loop", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let took = support::baseline_insert_loop(scratch.path(), generator, USERS);
-                TALLY.record("baseline_insert_loop", USERS, took);
-                total += took;
-            }
-            total
+            TALLY.time(iters, "baseline_insert_loop", USERS, || {
+                support::baseline_insert_loop(scratch.path(), generator, USERS)
+            })
         })
     });
     group.finish();

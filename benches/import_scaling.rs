@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -27,16 +26,9 @@ fn import_scaling(c: &mut Criterion) {
         group.throughput(Throughput::Elements(users));
         group.bench_function(BenchmarkId::new("roster", users), |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let (engine, path) = staged.open_copy(support::config(support::cores()));
-                    let took = support::time_run(&engine);
-                    drop(engine);
-                    support::remove_store(&path);
-                    TALLY.record(&label, users, took);
-                    total += took;
-                }
-                total
+                TALLY.time(iters, &label, users, || {
+                    staged.time_copy_run(support::config(support::cores()))
+                })
             })
         });
     }

@@ -43,30 +43,14 @@ fn import_with_passwords(c: &mut Criterion) {
         let label = format!("roster_{workers}_workers");
         group.bench_function(label.as_str(), |b| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let config =
-                        roster_core::Config { bcrypt_cost: COST, ..support::config(workers) };
-                    let (engine, path) = staged.open_copy(config);
-                    let took = support::time_run(&engine);
-                    drop(engine);
-                    support::remove_store(&path);
-                    TALLY.record(&label, USERS, took);
-                    total += took;
-                }
-                total
+                let config = roster_core::Config { bcrypt_cost: COST, ..support::config(workers) };
+                TALLY.time(iters, &label, USERS, || staged.time_copy_run(config.clone()))
             })
         });
     }
     group.bench_function("baseline_one_thread", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let took = hash_back_to_back(&passwords);
-                TALLY.record("baseline_one_thread", USERS, took);
-                total += took;
-            }
-            total
+            TALLY.time(iters, "baseline_one_thread", USERS, || hash_back_to_back(&passwords))
         })
     });
     group.finish();

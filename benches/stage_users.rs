@@ -23,13 +23,9 @@ fn stage_users(c: &mut Criterion) {
     group.sampling_mode(support::SAMPLING).throughput(Throughput::Elements(USERS));
     group.bench_function("add_users_10000_per_call", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let took = stage_once(dir.path(), generator);
-                TALLY.record("add_users_10000_per_call", USERS, took);
-                total += took;
-            }
-            total
+            TALLY.time(iters, "add_users_10000_per_call", USERS, || {
+                stage_once(dir.path(), generator)
+            })
         })
     });
     group.finish();

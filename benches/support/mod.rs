@@ -71,12 +71,17 @@ impl StagedStore {
         StagedStore { dir, template, copies: 0 }
     }
 
-    /// A fresh copy of the staged store, opened with `config`.
-    pub fn open_copy(&mut self, config: Config) -> (Engine, PathBuf) {
+    /// Runs the import on a fresh copy of the staged store, opened with `config`, and
+    /// returns how long the run took; the copy is removed afterwards.
+    pub fn time_copy_run(&mut self, config: Config) -> Duration {
         self.copies += 1;
         let path = self.dir.path().join(format!("run-{}.db", self.copies));
         std::fs::copy(&self.template, &path).expect("a copy of the staged store");
-        (Engine::open(&path, config).expect("the copied store"), path)
+        let engine = Engine::open(&path, config).expect("the copied store");
+        let took = time_run(&engine);
+        drop(engine);
+        remove_store(&path);
+        took
     }
 }
 
@@ -98,9 +103,9 @@ pub fn time_run(engine: &Engine) -> Duration {
     took
 }
 
-/// Removes a store file and its WAL companions.
+/// Removes a store file, its WAL companions and its lock file.
 pub fn remove_store(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", ".lock"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
         let _ = std::fs::remove_file(name);
@@ -199,6 +204,25 @@ impl Tally {
         Tally { runs: Mutex::new(BTreeMap::new()) }
     }
 
+    /// Times `iters` runs of `once` (which answers how long its timed part took), records
+    /// each under `label` as a run that handled `users` users, and answers the total: the
+    /// body of a criterion `iter_custom`.
+    pub fn time(
+        &self,
+        iters: u64,
+        label: &str,
+        users: u64,
+        mut once: impl FnMut() -> Duration,
+    ) -> Duration {
+        (0..iters)
+            .map(|_| {
+                let took = once();
+                self.record(label, users, took);
+                took
+            })
+            .sum()
+    }
+
     /// Records one run of `label` that handled `users` users.
     pub fn record(&self, label: &str, users: u64, took: Duration) {
         let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
@@ -210,10 +234,7 @@ impl Tally {
     pub fn median_rate(&self, label: &str) -> Option<f64> {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         let (users, times) = runs.get(label)?;
-        let mut times = times.clone();
-        times.sort();
-        let median = times.get(times.len() / 2)?;
-        Some(*users as f64 / median.as_secs_f64())
+        Some(*users as f64 / median(times)?.as_secs_f64())
     }
 
     /// Prints the median rate of every label and the ratios the issue sets as targets.
@@ -221,9 +242,7 @@ impl Tally {
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         println!("\n== {title}: medians of the runs above ==");
         for (label, (users, times)) in runs.iter() {
-            let mut times = times.clone();
-            times.sort();
-            let median = times[times.len() / 2];
+            let Some(median) = median(times) else { continue };
             let rate = *users as f64 / median.as_secs_f64();
             println!(
                 "{label:>32}: {rate:>10.1} users/s  (median {:.3} s of {} runs, {users} users)",
@@ -247,4 +266,11 @@ impl Tally {
             );
         }
     }
+}
+
+/// The median of `times`, if there are any.
+fn median(times: &[Duration]) -> Option<Duration> {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied()
 }

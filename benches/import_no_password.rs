@@ -7,7 +7,6 @@
 
 mod support;
 
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use support::generate::Generator;

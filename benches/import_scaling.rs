@@ -6,7 +6,6 @@
 
 mod support;
 
-
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use support::generate::Generator;
